@@ -1,0 +1,182 @@
+"""The ``gitopsd`` command line (click).
+
+Commands parse arguments, load the configuration and hand over to the runtime; they
+print results, and map bad input to exit code 2 with a message that says what and
+where. Nothing here decides anything about GitOps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from daemon import errors, logs, settings
+from daemon.runtime import database, demo
+from daemon.runtime import main as daemon_main
+
+T = TypeVar("T")
+
+EXIT_USAGE = 2
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+class _Context:
+    def __init__(self, config_path: str | None) -> None:
+        self.explicit = config_path is not None or bool(os.environ.get(settings.CONFIG_ENV))
+        self.path = settings.resolve_path(config_path)
+        self._config: settings.Config | None = None
+
+    def config(self) -> settings.Config:
+        """The configuration; defaults when no file exists and none was asked for."""
+        if self._config is None:
+            if not self.path.exists() and not self.explicit:
+                self._config = settings.empty()
+            else:
+                self._config = settings.load(self.path)
+        return self._config
+
+
+pass_ctx = click.make_pass_decorator(_Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Configuration file (default: $GITOPSD_CONFIG, else ./gitopsd.yaml).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@click.version_option(package_name="gitopsd")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, log_level: str) -> None:
+    """gitopsd: keep Kubernetes clusters converged on Git, and remember everything."""
+    logs.configure(level=log_level, stream=sys.stderr if ctx.invoked_subcommand != "run" else None)
+    ctx.obj = _Context(config_path)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@pass_ctx
+def config_check(ctx: _Context, file: str | None) -> None:
+    """Validate FILE (default: the configuration in use); print ok or every problem."""
+    path = Path(file) if file else ctx.path
+    settings.load(path)
+    click.echo("ok")
+
+
+@cli.command()
+@pass_ctx
+def migrate(ctx: _Context) -> None:
+    """Apply pending database migrations (safe to run concurrently)."""
+
+    async def go() -> list[str]:
+        db = await database.locate(ctx.config())
+        try:
+            applied = await database.migrate(db.url)
+        finally:
+            db.close()
+        return [f"{m.version:03d}_{m.name}" for m in applied]
+
+    applied = _run(go())
+    if applied:
+        for name in applied:
+            click.echo(f"applied {name}")
+    else:
+        click.echo("schema is up to date")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The event log's database."""
+
+
+@db_group.command("url")
+@pass_ctx
+def db_url(ctx: _Context) -> None:
+    """Print the database URL (starting the embedded server if none is configured)."""
+
+    async def go() -> str:
+        db = await database.locate(ctx.config())
+        db.close()
+        return db.url
+
+    click.echo(_run(go()))
+
+
+@db_group.command("psql", context_settings={"ignore_unknown_options": True})
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+@pass_ctx
+def db_psql(ctx: _Context, psql_args: tuple[str, ...]) -> None:
+    """Open psql on the event log (extra arguments go to psql)."""
+    db = _run(database.locate(ctx.config()))
+    try:
+        argv = [database.psql_binary(), db.url, *psql_args]
+        code = subprocess.call(argv)  # noqa: S603 - psql with the user's own arguments
+    finally:
+        db.close()
+    sys.exit(code)
+
+
+@cli.command()
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Keep the demo's database here (default: a temporary directory, removed after).",
+)
+def demo_cmd(state_dir: str | None) -> None:
+    """Run the demo on embedded defaults and print what happened."""
+    _run(demo.run(state_dir=Path(state_dir) if state_dir else None, out=click.echo))
+
+
+demo_cmd.name = "demo"
+
+
+@cli.command()
+@pass_ctx
+def run(ctx: _Context) -> None:
+    """Run the daemon until SIGTERM or SIGINT."""
+    sys.exit(_run(daemon_main.run(ctx.config())))
+
+
+def main() -> None:
+    """Entry point of the ``gitopsd`` command."""
+    try:
+        cli.main(standalone_mode=False)
+    except errors.ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(EXIT_USAGE)
+    except errors.UsageError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

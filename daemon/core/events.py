@@ -1,0 +1,216 @@
+"""The facts gitopsd records: one frozen dataclass per event type.
+
+Names are past tense and permanent; each class carries its type name and schema
+version (see ``codec.event``). Changing a payload means a new version plus an upcaster
+in ``codec``, never a rename. Entity names (source, app, cluster) are part of every
+payload so that an event read on its own says what it is about.
+
+Streams: ``source/<name>``, ``app/<name>``, ``cluster/<name>``, ``rollout/<app>``
+(DESIGN.md §2). The ``AnyEvent`` union lists every type the fold understands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from typing import ClassVar
+
+from daemon.core import codec
+
+
+class EventBase:
+    """Base of every event: the type name and schema version set by ``codec.event``."""
+
+    __slots__ = ()
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EventMeta:
+    """Who and what caused an event; stored beside it, not in its payload."""
+
+    correlation_id: str | None = None
+    causation_position: int | None = None
+    actor: str | None = None
+    instance: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Recorded:
+    """An event as read back from the log, with its place in it."""
+
+    position: int
+    stream: str
+    version: int
+    recorded_at: dt.datetime
+    event: AnyEvent
+    meta: EventMeta
+
+
+# -- source/<name> ---------------------------------------------------------------------
+
+
+@codec.event("CommitRecorded")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CommitRecorded(EventBase):
+    """A new commit on the tracked ref, recorded oldest first."""
+
+    source: str
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    author_email: str
+    authored_at: str
+    committer: str
+    committer_email: str
+    committed_at: str
+    subject: str
+
+
+@codec.event("RevisionObserved")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RevisionObserved(EventBase):
+    """The tracked ref of a source now points at ``sha``."""
+
+    source: str
+    ref: str
+    sha: str
+    previous: str | None = None
+    changed_paths: tuple[str, ...] | None = None
+
+
+@codec.event("HistoryRewritten")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryRewritten(EventBase):
+    """The new head does not descend from the old one (force-push or moved tag)."""
+
+    source: str
+    ref: str
+    old_head: str
+    new_head: str
+    dropped: tuple[str, ...]
+
+
+@codec.event("SourceFailed")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SourceFailed(EventBase):
+    """Polling a source started failing (recorded on change of state only)."""
+
+    source: str
+    error_class: str
+    message: str
+
+
+@codec.event("SourceRecovered")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SourceRecovered(EventBase):
+    """Polling a source works again."""
+
+    source: str
+
+
+# -- app/<name> -------------------------------------------------------------------------
+
+
+@codec.event("DesiredStateRendered")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DesiredStateRendered(EventBase):
+    """The app's manifests at ``revision``: object key -> blob digest of the body."""
+
+    app: str
+    revision: str
+    objects: Mapping[str, str]
+    renderer: str = ""
+
+
+@codec.event("RenderFailed")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RenderFailed(EventBase):
+    """Rendering the app at ``revision`` failed; ``file``/``line`` say where when known."""
+
+    app: str
+    revision: str
+    error: str
+    file: str | None = None
+    line: int | None = None
+
+
+class SyncResult(enum.StrEnum):
+    """How a sync ended."""
+
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ABORTED = "Aborted"
+
+
+@codec.event("SyncFinished")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SyncFinished(EventBase):
+    """A sync ended."""
+
+    app: str
+    sync_id: str
+    revision: str
+    result: SyncResult
+    message: str = ""
+    duration_ms: int = 0
+
+
+class Health(enum.StrEnum):
+    """Health codes, in order of severity (DESIGN.md §4)."""
+
+    HEALTHY = "Healthy"
+    SUSPENDED = "Suspended"
+    PROGRESSING = "Progressing"
+    MISSING = "Missing"
+    DEGRADED = "Degraded"
+    UNKNOWN = "Unknown"
+
+
+@codec.event("HealthChanged")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HealthChanged(EventBase):
+    """The app's aggregated health changed."""
+
+    app: str
+    health: Health
+    previous: Health | None = None
+    message: str = ""
+
+
+@codec.event("AppPinned")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AppPinned(EventBase):
+    """A person pinned the app to an earlier revision (rollback)."""
+
+    app: str
+    revision: str
+    reason: str = ""
+    until_newer_commit: bool = False
+
+
+@codec.event("AppUnpinned")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AppUnpinned(EventBase):
+    """The pin was lifted; auto-sync follows the source again."""
+
+    app: str
+    reason: str = ""
+
+
+AnyEvent = (
+    CommitRecorded
+    | RevisionObserved
+    | HistoryRewritten
+    | SourceFailed
+    | SourceRecovered
+    | DesiredStateRendered
+    | RenderFailed
+    | SyncFinished
+    | HealthChanged
+    | AppPinned
+    | AppUnpinned
+)

@@ -1,0 +1,1 @@
+"""The daemon's long-running loops, wired from shell adapters and core decisions."""

@@ -1,0 +1,105 @@
+"""``gitopsd run``: open the log, fold it, start the loops, serve until SIGTERM.
+
+Start-up order: database (embedded or external) → migrations → state from snapshot +
+tail → root tasks under the supervisor → ``READY=1``. On SIGTERM or SIGINT:
+``STOPPING=1``, producers stop first, the writer drains (appends in flight are
+committed), then the store closes and the embedded server is released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import uuid
+
+from daemon import logs, settings
+from daemon.runtime import database, projector, statekeeper, writer
+from daemon.runtime.supervisor import Supervisor
+from daemon.shell import eventstore, sdnotify
+
+log = logs.get("daemon")
+
+# Stop order: inputs first, then the writer that commits what they produced.
+STOP_INPUTS = 0
+STOP_WRITER = 10
+
+
+class Daemon:
+    """The running daemon's parts, reachable by the loops (and by tests)."""
+
+    def __init__(self, config: settings.Config, store: eventstore.EventStore) -> None:
+        """Wire the parts; nothing runs until ``serve``."""
+        self.config = config
+        self.store = store
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.writer = writer.Writer(store)
+        self.keeper = statekeeper.StateKeeper(store)
+        self.supervisor = Supervisor()
+        self.notifier = sdnotify.Notifier()
+        self.ready = asyncio.Event()
+
+    def _add_tasks(self) -> None:
+        sup = self.supervisor
+        sup.add("state", self.keeper.follow, stop_order=STOP_INPUTS)
+        sup.add("projector", lambda: projector.run(self.store), stop_order=STOP_INPUTS)
+        interval = sdnotify.watchdog_interval()
+        if interval is not None:
+            sup.add("watchdog", lambda: self._watchdog(interval), stop_order=STOP_INPUTS)
+        sup.add("writer", self.writer.run, stop_order=STOP_WRITER)
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    def stop(self) -> None:
+        """Begin an orderly shutdown."""
+        if not self.supervisor.stopping:
+            log.info("daemon.stopping")
+            self.notifier.stopping()
+            self.supervisor.stop()
+
+    async def serve(self) -> None:
+        """Load state, start the loops and run until stopped."""
+        await self.keeper.load()
+        self._add_tasks()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        try:
+            runner = asyncio.create_task(self.supervisor.run(), name="supervisor")
+            await asyncio.sleep(0)
+            self.notifier.ready(f"folded up to position {self.keeper.state.position}")
+            self.ready.set()
+            log.info("daemon.ready", position=self.keeper.state.position, instance=self.instance)
+            await runner
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            with contextlib.suppress(Exception):
+                await self.keeper.snapshot()
+
+
+async def run(config: settings.Config) -> int:
+    """Run the daemon; returns the process exit code."""
+    db = await database.locate(config)
+    try:
+        applied = await database.migrate(db.url)
+        for migration in applied:
+            log.info("migration.applied", version=migration.version, name=migration.name)
+        store = await eventstore.connect(db.url, pool_size=config.database.pool_size)
+        try:
+            await Daemon(config, store).serve()
+        except ExceptionGroup as group:
+            for exc in group.exceptions:
+                log.error("daemon.failed", error=f"{type(exc).__name__}: {exc}")  # noqa: TRY400
+            return 1
+        finally:
+            await store.close()
+    finally:
+        db.close()
+    log.info("daemon.stopped")
+    return 0

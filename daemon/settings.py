@@ -1,0 +1,600 @@
+"""The configuration file ``gitopsd.yaml``: its schema (in this one place), loading and validation.
+
+The schema is a tree of frozen dataclasses. ``load`` parses YAML keeping every node's
+line, converts it field by field against the dataclass annotations, and collects every
+problem as ``FILE:LINE: key.path: what is wrong`` instead of stopping at the first one.
+Cross-references (an app's source and cluster) and duplicate names are checked after.
+
+Strings may reference environment variables as ``${NAME}`` (``$${`` is a literal
+``${``). Values that came from the environment are treated as secrets: error messages
+never echo them, and ``Secret`` fields print as ``***``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, NewType
+
+import yaml
+
+from daemon.errors import ConfigError
+
+Duration = NewType("Duration", float)
+"""Seconds, written in the file as ``30s``, ``5m``, ``1h``, ``7d`` or ``1h30m``."""
+
+Name = NewType("Name", str)
+"""A DNS-1123 label: lowercase alphanumerics and '-', at most 63 characters."""
+
+DEFAULT_CONFIG = "gitopsd.yaml"
+DATABASE_URL_ENV = "GITOPSD_DATABASE_URL"
+CONFIG_ENV = "GITOPSD_CONFIG"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Secret:
+    """A value that must never be printed; ``reveal()`` hands it to the code that needs it."""
+
+    _value: str
+
+    def reveal(self) -> str:
+        """The secret itself."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+
+# -- schema -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DatabaseConfig:
+    """Where the event log lives. No URL: gitopsd runs an embedded PostgreSQL in state_dir/pg."""
+
+    url: Secret | None = None
+    pool_size: int = 10
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HttpConfig:
+    """The daemon's HTTP server (health, metrics, API, webhooks, UI)."""
+
+    listen: str = "127.0.0.1:8089"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterConfig:
+    """A Kubernetes cluster gitopsd deploys to."""
+
+    name: Name
+    kubeconfig: str | None = None
+    context: str | None = None
+    in_cluster: bool = False
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    qps: float = 50.0
+    burst: int = 100
+    timeout: Duration = Duration(30.0)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AuthConfig:
+    """Credentials for a Git remote: HTTPS token or basic auth, or an SSH key."""
+
+    token: Secret | None = None
+    token_file: str | None = None
+    username: str | None = None
+    password: Secret | None = None
+    password_file: str | None = None
+    ssh_key_file: str | None = None
+    known_hosts_file: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SourceConfig:
+    """A Git repository and the ref gitopsd follows in it."""
+
+    name: Name
+    url: str
+    branch: str | None = None
+    tag: str | None = None
+    semver: str | None = None
+    commit: str | None = None
+    interval: Duration = Duration(60.0)
+    timeout: Duration = Duration(60.0)
+    auth: AuthConfig | None = None
+    ca_file: str | None = None
+    webhook_secret: Secret | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DestinationConfig:
+    """Where an app's objects go."""
+
+    cluster: Name
+    namespace: str = "default"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RenderConfig:
+    """How an app's manifests are produced from its path."""
+
+    type: Literal["auto", "plain", "kustomize", "jsonnet", "exec"] = "auto"
+    recurse: bool = False
+    ext_vars: dict[str, str] = dataclasses.field(default_factory=dict)
+    tla: dict[str, str] = dataclasses.field(default_factory=dict)
+    command: list[str] = dataclasses.field(default_factory=list)
+    env: list[str] = dataclasses.field(default_factory=list)
+    timeout: Duration = Duration(60.0)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RetryConfig:
+    """Backoff for retrying a failed sync."""
+
+    limit: int = 5
+    backoff: Duration = Duration(5.0)
+    max_backoff: Duration = Duration(300.0)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SyncPolicyConfig:
+    """When and how an app is synced."""
+
+    auto: bool = True
+    prune: bool = True
+    self_heal: bool = True
+    allow_recreate: bool = False
+    resync: Duration = Duration(600.0)
+    retry: RetryConfig = dataclasses.field(default_factory=RetryConfig)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RestrictionsConfig:
+    """What an app may create (project-style guard rails), enforced before any apply."""
+
+    namespaces: list[str] = dataclasses.field(default_factory=list)
+    allowed_kinds: list[str] = dataclasses.field(default_factory=list)
+    denied_kinds: list[str] = dataclasses.field(default_factory=list)
+    cluster_scoped: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AppConfig:
+    """An application: a path in a source, rendered and synced to a destination."""
+
+    name: Name
+    source: Name
+    path: str = "."
+    destination: DestinationConfig
+    render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
+    sync: SyncPolicyConfig = dataclasses.field(default_factory=SyncPolicyConfig)
+    restrictions: RestrictionsConfig = dataclasses.field(default_factory=RestrictionsConfig)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The whole ``gitopsd.yaml``."""
+
+    state_dir: str = ""
+    database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
+    http: HttpConfig = dataclasses.field(default_factory=HttpConfig)
+    clusters: list[ClusterConfig] = dataclasses.field(default_factory=list)
+    sources: list[SourceConfig] = dataclasses.field(default_factory=list)
+    apps: list[AppConfig] = dataclasses.field(default_factory=list)
+    path: str = dataclasses.field(default="", metadata={"internal": True})
+
+    def database_url(self) -> str | None:
+        """The external database URL: ``$GITOPSD_DATABASE_URL`` first, then the file."""
+        from_env = os.environ.get(DATABASE_URL_ENV)
+        if from_env:
+            return from_env
+        return self.database.url.reveal() if self.database.url else None
+
+    def state_path(self) -> Path:
+        """The state directory (embedded database, Git mirrors); created on demand by its users."""
+        return Path(self.state_dir).expanduser()
+
+
+def default_state_dir() -> str:
+    """Systemd's ``$STATE_DIRECTORY`` when set, else ``.gitopsd`` in the working directory."""
+    return os.environ.get("STATE_DIRECTORY", "").split(":")[0] or ".gitopsd"
+
+
+def resolve_path(explicit: str | None) -> Path:
+    """The config path: ``--config``, else ``$GITOPSD_CONFIG``, else ``./gitopsd.yaml``."""
+    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+# -- loading ------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration like ``30s``, ``5m``, ``1h30m``; ValueError when malformed."""
+    if not _DURATION.match(text):
+        raise ValueError(f"bad duration {text!r}: write a number and a unit, e.g. 30s, 5m, 1h, 7d")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+
+
+def load(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file; raises ``ConfigError`` listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
+    return loads(text, filename=str(path), environ=environ)
+
+
+def loads(text: str, *, filename: str, environ: Mapping[str, str] | None = None) -> Config:
+    """Validate config text; ``filename`` is used in messages."""
+    ctx = _Context(filename=filename, environ=os.environ if environ is None else environ)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{filename}:{line}: invalid YAML: {problem}"]) from exc
+    if root is None:
+        root = yaml.MappingNode(tag="tag:yaml.org,2002:map", value=[])
+        root.start_mark = yaml.Mark(filename, 0, 0, 0, "", 0)
+    value = ctx.convert(Config, root, "")
+    if ctx.problems:
+        raise ConfigError(ctx.problems)
+    config = typing.cast("Config", value)
+    _check_references(config, ctx, root)
+    if ctx.problems:
+        raise ConfigError(ctx.problems)
+    state_dir = config.state_dir or default_state_dir()
+    return dataclasses.replace(config, state_dir=state_dir, path=filename)
+
+
+def empty(*, filename: str = "(defaults)") -> Config:
+    """The configuration used when no file exists: embedded database, nothing to deploy."""
+    return dataclasses.replace(Config(), state_dir=default_state_dir(), path=filename)
+
+
+@dataclasses.dataclass
+class _Context:
+    filename: str
+    environ: Mapping[str, str]
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    def problem(self, node: yaml.Node, path: str, message: str) -> None:
+        where = path or "(top level)"
+        self.problems.append(f"{self.filename}:{node.start_mark.line + 1}: {where}: {message}")
+
+    def convert(self, tp: Any, node: yaml.Node, path: str) -> Any:
+        """Convert ``node`` to ``tp``; on a problem record it and return ``_INVALID``."""
+        origin = typing.get_origin(tp)
+        if origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if _is_null(node):
+                return None
+            return self.convert(args[0], node, path)
+        if origin is list:
+            return self._list(typing.get_args(tp)[0], node, path)
+        if origin is dict:
+            return self._dict(typing.get_args(tp)[1], node, path)
+        if origin is Literal:
+            return self._literal(typing.get_args(tp), node, path)
+        if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+            return self._dataclass(tp, node, path)
+        return self._scalar(tp, node, path)
+
+    def _dataclass(self, cls: type[Any], node: yaml.Node, path: str) -> Any:
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, path, f"expected a mapping, got {_kind(node)}")
+            return _INVALID
+        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            child = f"{path}.{key}" if path else str(key)
+            if key in seen:
+                self.problem(key_node, child, "duplicate key")
+                continue
+            if key is None or key not in fields:
+                known = ", ".join(sorted(fields))
+                self.problem(key_node, child, f"unknown key (known keys: {known})")
+                continue
+            seen.add(key)
+            values[key] = self.convert(hints[key], value_node, child)
+        for name, field in fields.items():
+            required = (
+                field.default is dataclasses.MISSING
+                and field.default_factory is dataclasses.MISSING
+            )
+            if required and name not in seen:
+                self.problem(node, f"{path}.{name}" if path else name, "required key is missing")
+        if any(v is _INVALID for v in values.values()) or self.problems:
+            return _INVALID
+        return cls(**values)
+
+    def _list(self, item_t: Any, node: yaml.Node, path: str) -> Any:
+        if _is_null(node):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, path, f"expected a list, got {_kind(node)}")
+            return _INVALID
+        items = [self.convert(item_t, n, f"{path}[{i}]") for i, n in enumerate(node.value)]
+        return _INVALID if any(i is _INVALID for i in items) else items
+
+    def _dict(self, value_t: Any, node: yaml.Node, path: str) -> Any:
+        if _is_null(node):
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, path, f"expected a mapping, got {_kind(node)}")
+            return _INVALID
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = f"{path}.{key}"
+            if key in out:
+                self.problem(key_node, child, "duplicate key")
+                continue
+            out[key] = self.convert(value_t, value_node, child)
+        return _INVALID if any(v is _INVALID for v in out.values()) else out
+
+    def _literal(self, choices: tuple[Any, ...], node: yaml.Node, path: str) -> Any:
+        text = self._string(node, path)
+        if text is _INVALID:
+            return _INVALID
+        if text not in choices:
+            allowed = ", ".join(str(c) for c in choices)
+            self.problem(node, path, f"must be one of {allowed}, got {text!r}")
+            return _INVALID
+        return text
+
+    def _scalar(self, tp: Any, node: yaml.Node, path: str) -> Any:
+        handler = _SCALARS.get(tp)
+        if handler is None:  # pragma: no cover - a schema bug, not user input
+            raise TypeError(f"no converter for {tp!r} at {path}")
+        return handler(self, node, path)
+
+    def _string(self, node: yaml.Node, path: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode) or _is_null(node):
+            self.problem(node, path, f"expected a string, got {_kind(node)}")
+            return _INVALID
+        text, secret = self._expand(node, path)
+        if text is None:
+            return _INVALID
+        return _Sensitive(text) if secret else text
+
+    def _expand(self, node: yaml.ScalarNode, path: str) -> tuple[str | None, bool]:
+        raw = str(node.value)
+        missing: list[str] = []
+        used = False
+
+        def sub(match: re.Match[str]) -> str:
+            nonlocal used
+            if match.group(0) == "$${":
+                return "${"
+            used = True
+            name = match.group(1)
+            if name not in self.environ:
+                missing.append(name)
+                return ""
+            return self.environ[name]
+
+        text = _ENV_REF.sub(sub, raw)
+        for name in missing:
+            self.problem(node, path, f"environment variable {name} is not set")
+        return (None if missing else text), used
+
+
+class _Sensitive(str):
+    """A string that came (partly) from the environment: never echoed in errors."""
+
+    __slots__ = ()
+
+
+_INVALID: Any = object()
+
+_BOOL_TRUE = {"true", "True", "TRUE", "yes", "on"}
+_BOOL_FALSE = {"false", "False", "FALSE", "no", "off"}
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if _is_null(node):
+        return "null"
+    return {
+        "tag:yaml.org,2002:int": "an integer",
+        "tag:yaml.org,2002:float": "a number",
+        "tag:yaml.org,2002:bool": "a boolean",
+    }.get(node.tag, "a string")
+
+
+def _shown(text: str) -> str:
+    return "(value from the environment, not shown)" if isinstance(text, _Sensitive) else repr(text)
+
+
+def _conv_str(ctx: _Context, node: yaml.Node, path: str) -> Any:
+    if (
+        isinstance(node, yaml.ScalarNode)
+        and node.tag != "tag:yaml.org,2002:str"
+        and not _is_null(node)
+    ):
+        ctx.problem(node, path, f"expected a string, got {_kind(node)} (quote it)")
+        return _INVALID
+    value = ctx._string(node, path)  # noqa: SLF001 - module-private helper
+    return value if value is _INVALID else str(value)
+
+
+def _conv_secret(ctx: _Context, node: yaml.Node, path: str) -> Any:
+    value = _conv_str(ctx, node, path)
+    return value if value is _INVALID else Secret(value)
+
+
+def _conv_name(ctx: _Context, node: yaml.Node, path: str) -> Any:
+    value = ctx._string(node, path)  # noqa: SLF001
+    if value is _INVALID:
+        return _INVALID
+    if len(value) > 63 or not _DNS1123.match(value):
+        ctx.problem(
+            node,
+            path,
+            f"{_shown(value)} is not a DNS-1123 label (lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters)",
+        )
+        return _INVALID
+    return str(value)
+
+
+def _conv_int(ctx: _Context, node: yaml.Node, path: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
+        ctx.problem(node, path, f"expected an integer, got {_kind(node)}")
+        return _INVALID
+    value = int(node.value.replace("_", ""), 0)
+    if value < 0:
+        ctx.problem(node, path, f"must not be negative, got {value}")
+        return _INVALID
+    return value
+
+
+def _conv_float(ctx: _Context, node: yaml.Node, path: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode) or node.tag not in (
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+    ):
+        ctx.problem(node, path, f"expected a number, got {_kind(node)}")
+        return _INVALID
+    value = float(node.value.replace("_", ""))
+    if value <= 0:
+        ctx.problem(node, path, f"must be positive, got {node.value}")
+        return _INVALID
+    return value
+
+
+def _conv_bool(ctx: _Context, node: yaml.Node, path: str) -> Any:
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:bool":
+        return node.value in _BOOL_TRUE
+    ctx.problem(node, path, f"expected true or false, got {_kind(node)}")
+    return _INVALID
+
+
+def _conv_duration(ctx: _Context, node: yaml.Node, path: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
+        ctx.problem(node, path, f"expected a duration like 30s, 5m, 1h or 7d, got {_kind(node)}")
+        return _INVALID
+    value = ctx._string(node, path)  # noqa: SLF001
+    if value is _INVALID:
+        return _INVALID
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        ctx.problem(
+            node,
+            path,
+            f"bad duration {_shown(value)}: write a number and a unit, e.g. 30s, 5m, 1h, 7d",
+        )
+        return _INVALID
+    if seconds <= 0:
+        ctx.problem(node, path, "duration must be greater than zero")
+        return _INVALID
+    return Duration(seconds)
+
+
+_SCALARS: dict[Any, Callable[[_Context, yaml.Node, str], Any]] = {
+    str: _conv_str,
+    Secret: _conv_secret,
+    Name: _conv_name,
+    int: _conv_int,
+    float: _conv_float,
+    bool: _conv_bool,
+    Duration: _conv_duration,
+}
+
+
+# -- cross-references -----------------------------------------------------------------
+
+
+def _child(node: yaml.Node, *keys: str | int) -> yaml.Node:
+    """The node at ``keys`` under ``node`` (for line numbers), or the deepest one found."""
+    current = node
+    for key in keys:
+        nxt: yaml.Node | None = None
+        if isinstance(key, int) and isinstance(current, yaml.SequenceNode):
+            nxt = current.value[key] if key < len(current.value) else None
+        elif isinstance(current, yaml.MappingNode):
+            nxt = next((v for k, v in current.value if k.value == key), None)
+        if nxt is None:
+            return current
+        current = nxt
+    return current
+
+
+def _check_references(config: Config, ctx: _Context, root: yaml.Node) -> None:
+    for section in ("clusters", "sources", "apps"):
+        seen: dict[str, int] = {}
+        for i, item in enumerate(getattr(config, section)):
+            if item.name in seen:
+                ctx.problem(
+                    _child(root, section, i, "name"),
+                    f"{section}[{i}].name",
+                    f"duplicate name {item.name!r} (also {section}[{seen[item.name]}])",
+                )
+            else:
+                seen[item.name] = i
+    clusters = {c.name for c in config.clusters}
+    sources = {s.name for s in config.sources}
+    for i, app in enumerate(config.apps):
+        if app.source not in sources:
+            ctx.problem(
+                _child(root, "apps", i, "source"),
+                f"apps[{i}].source",
+                f"undefined source {app.source!r} "
+                f"(defined: {', '.join(sorted(sources)) or 'none'})",
+            )
+        if app.destination.cluster not in clusters:
+            ctx.problem(
+                _child(root, "apps", i, "destination", "cluster"),
+                f"apps[{i}].destination.cluster",
+                f"undefined cluster {app.destination.cluster!r} "
+                f"(defined: {', '.join(sorted(clusters)) or 'none'})",
+            )
+    for i, src in enumerate(config.sources):
+        refs = [k for k in ("branch", "tag", "semver", "commit") if getattr(src, k) is not None]
+        if len(refs) > 1:
+            ctx.problem(
+                _child(root, "sources", i, refs[1]),
+                f"sources[{i}]",
+                f"set only one of branch, tag, semver, commit (got {', '.join(refs)})",
+            )
+    for i, cluster in enumerate(config.clusters):
+        if cluster.in_cluster and cluster.kubeconfig:
+            ctx.problem(
+                _child(root, "clusters", i, "in_cluster"),
+                f"clusters[{i}]",
+                "in_cluster and kubeconfig exclude each other",
+            )
+        if not cluster.in_cluster and not cluster.kubeconfig:
+            ctx.problem(
+                _child(root, "clusters", i),
+                f"clusters[{i}]",
+                "set kubeconfig (with an optional context) or in_cluster: true",
+            )

@@ -1,0 +1,1 @@
+"""The imperative shell: one module per external system. It does I/O and decides nothing."""

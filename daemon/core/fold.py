@@ -17,10 +17,25 @@ from daemon.core.state import State
 
 def evolve(state: State, recorded: ev.Recorded) -> State:
     """Apply one recorded event to ``state`` and return it."""
-    _apply(state, recorded.event)
+    event = recorded.event
+    _apply(state, event)
+    if isinstance(event, _SOURCE_EVENTS):
+        src = state.source(event.source)
+        src.version = recorded.version
+        if isinstance(event, ev.RevisionObserved | ev.HistoryRewritten):
+            src.head_position = recorded.position
     state.position = recorded.position
     state.events += 1
     return state
+
+
+_SOURCE_EVENTS = (
+    ev.CommitRecorded,
+    ev.RevisionObserved,
+    ev.HistoryRewritten,
+    ev.SourceFailed,
+    ev.SourceRecovered,
+)
 
 
 def replay(recorded: Iterable[ev.Recorded], state: State | None = None) -> State:
@@ -51,8 +66,15 @@ def _apply(state: State, event: ev.AnyEvent) -> None:
             app.revision = event.revision
             app.desired = dict(event.objects)
             app.render_error = None
+            app.render_revision = event.revision
+            app.render_inputs = list(event.inputs)
+            app.render_config = event.config
         case ev.RenderFailed():
-            state.app(event.app).render_error = event.error
+            app = state.app(event.app)
+            app.render_error = event.error
+            app.render_revision = event.revision
+            app.render_inputs = None
+            app.render_config = event.config
         case ev.SyncFinished():
             app = state.app(event.app)
             app.last_sync_id = event.sync_id

@@ -15,7 +15,7 @@ import orjson
 from daemon.core import codec
 from daemon.core.events import Health, SyncResult
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -28,6 +28,8 @@ class SourceState:
     commits: int = 0
     failing: str | None = None
     head_position: int = 0
+    version: int = 0
+    """Version of the source's stream: the poller appends expecting it (no double records)."""
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -38,6 +40,12 @@ class AppState:
     revision: str | None = None
     desired: dict[str, str] = dataclasses.field(default_factory=dict)
     render_error: str | None = None
+    render_revision: str | None = None
+    """The revision of the last render attempt, whether it succeeded or failed."""
+    render_inputs: list[str] | None = None
+    """Paths the last successful render read; None when unknown (never rendered, or failed)."""
+    render_config: str = ""
+    """Digest of the path and render settings used by the last render attempt."""
     pinned: str | None = None
     pin_until_newer: bool = False
     health: Health | None = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,14 +20,20 @@ import structlog
 
 from daemon.shell import embeddedpg, eventstore, migrations
 
+# Real Git for the source tests (upstream repos, git daemon, smart HTTP, a black hole).
+pytest_plugins = ["gitfixtures"]
+
 TEMPLATE = "gitopsd_template"
 _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embeddedpg.EmbeddedServer]:
+def pg_server() -> Iterator[embeddedpg.EmbeddedServer]:
     """The session's embedded PostgreSQL server, with a migrated template database."""
-    server = embeddedpg.start(tmp_path_factory.mktemp("pgstate", numbered=True))
+    # Not under pytest's numbered tmp dirs: their rotation may delete a directory that
+    # a concurrent pytest session's server is still using.
+    state = Path(tempfile.mkdtemp(prefix="gitopsd-test-pg-"))
+    server = embeddedpg.start(state)
     server.ensure_database(TEMPLATE)
 
     async def prepare() -> None:
@@ -38,6 +46,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embeddedpg.E
     asyncio.run(prepare())
     yield server
     server.stop()
+    shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture

@@ -294,12 +294,15 @@ def recording(seen: Observation) -> list[ev.AnyEvent]:
 
 
 def failure_transition(
-    *, source: str, failing: bool, error: BaseException | None, message: str = ""
+    *, source: str, failing: bool, error_class: str | None, message: str = ""
 ) -> ev.SourceFailed | ev.SourceRecovered | None:
-    """``SourceFailed``/``SourceRecovered`` only when the state changes, else None."""
-    if error is not None and not failing:
-        return ev.SourceFailed(source=source, error_class=type(error).__name__, message=message)
-    if error is None and failing:
+    """``SourceFailed``/``SourceRecovered`` only when the state changes, else None.
+
+    ``error_class`` is None when the poll worked.
+    """
+    if error_class is not None and not failing:
+        return ev.SourceFailed(source=source, error_class=error_class, message=message)
+    if error_class is None and failing:
         return ev.SourceRecovered(source=source)
     return None
 

@@ -165,14 +165,17 @@ def test_recording_unchanged_head_records_nothing_and_huge_diffs_are_elided() ->
 
 def test_failure_transitions_only_on_change() -> None:
     """SourceFailed when a healthy source fails, SourceRecovered when a failing one works."""
-    err = TimeoutError("hung")
     assert [
-        sources.failure_transition(source="s", failing=False, error=err, message="timed out"),
-        sources.failure_transition(source="s", failing=True, error=err, message="timed out"),
-        sources.failure_transition(source="s", failing=True, error=None),
-        sources.failure_transition(source="s", failing=False, error=None),
+        sources.failure_transition(
+            source="s", failing=False, error_class="FetchTimeout", message="timed out"
+        ),
+        sources.failure_transition(
+            source="s", failing=True, error_class="FetchTimeout", message="timed out"
+        ),
+        sources.failure_transition(source="s", failing=True, error_class=None),
+        sources.failure_transition(source="s", failing=False, error_class=None),
     ] == [
-        ev.SourceFailed(source="s", error_class="TimeoutError", message="timed out"),
+        ev.SourceFailed(source="s", error_class="FetchTimeout", message="timed out"),
         None,
         ev.SourceRecovered(source="s"),
         None,

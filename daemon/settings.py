@@ -254,11 +254,11 @@ def loads(text: str, *, filename: str, environ: Mapping[str, str] | None = None)
         root.start_mark = yaml.Mark(filename, 0, 0, 0, "", 0)
     value = ctx.convert(Config, root, "")
     if ctx.problems:
-        raise ConfigError(ctx.problems)
+        raise ConfigError(ctx.sorted_problems())
     config = typing.cast("Config", value)
     _check_references(config, ctx, root)
     if ctx.problems:
-        raise ConfigError(ctx.problems)
+        raise ConfigError(ctx.sorted_problems())
     state_dir = config.state_dir or default_state_dir()
     return dataclasses.replace(config, state_dir=state_dir, path=filename)
 
@@ -273,13 +273,22 @@ class _Context:
     filename: str
     environ: Mapping[str, str]
     problems: list[str] = dataclasses.field(default_factory=list)
+    lines: list[int] = dataclasses.field(default_factory=list)
 
     def problem(self, node: yaml.Node, path: str, message: str) -> None:
         where = path or "(top level)"
         self.problems.append(f"{self.filename}:{node.start_mark.line + 1}: {where}: {message}")
+        self.lines.append(node.start_mark.line)
+
+    def sorted_problems(self) -> list[str]:
+        """Problems in file order (stable for problems on the same line)."""
+        order = sorted(range(len(self.problems)), key=lambda i: self.lines[i])
+        return [self.problems[i] for i in order]
 
     def convert(self, tp: Any, node: yaml.Node, path: str) -> Any:
         """Convert ``node`` to ``tp``; on a problem record it and return ``_INVALID``."""
+        if tp in _SCALARS:
+            return self._scalar(tp, node, path)
         origin = typing.get_origin(tp)
         if origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(tp) if a is not type(None)]

@@ -39,9 +39,9 @@ class StateKeeper:
             start = core_state.from_json(snap.data)
         self.state = start if start is not None else core_state.State()
         tail = 0
-        async for item in self._store.read_all(self.state.position):
-            fold.evolve(self.state, item)
-            tail += 1
+        async for chunk in self._store.read_all_batches(self.state.position):
+            fold.replay(chunk, self.state)
+            tail += len(chunk)
         log.info(
             "state.loaded", position=self.state.position, snapshot=start is not None, tail=tail
         )

@@ -96,15 +96,19 @@ def _encode_jsonb(value: Any) -> bytes:
     return b"\x01" + orjson.dumps(value)
 
 
-def _decode_jsonb(data: bytes) -> Any:
-    return orjson.loads(memoryview(data)[1:])
+def json_value(raw: bytes) -> Any:
+    """Parse a jsonb value as this store's connections return it (version byte + JSON)."""
+    return orjson.loads(raw[1:])
 
 
 async def _setup_connection(conn: asyncpg.Connection) -> None:
+    # jsonb in binary form: writes take bytes from orjson; reads return the raw bytes
+    # (``json_value`` parses them). The decoder is the C builtin ``bytes`` on purpose: a
+    # Python decoder called by asyncpg per value costs more than the rest of a replay.
     await conn.set_type_codec(
         "jsonb",
         encoder=_encode_jsonb,
-        decoder=_decode_jsonb,
+        decoder=bytes,
         schema="pg_catalog",
         format="binary",
     )
@@ -129,28 +133,24 @@ def _meta_json(meta: ev.EventMeta | None) -> bytes:
     return orjson.dumps({k: v for k, v in dataclasses.asdict(meta).items() if v is not None})
 
 
-def _meta_from(value: Any) -> ev.EventMeta:
-    if not value:
+_EMPTY_JSONB = b"\x01{}"
+
+
+def _meta_from(raw: bytes) -> ev.EventMeta:
+    if raw == _EMPTY_JSONB:
         return _EMPTY_META
-    return ev.EventMeta(**value)
+    return ev.EventMeta(**json_value(raw))
 
 
 def to_recorded(row: asyncpg.Record) -> ev.Recorded:
     """Decode one ``events`` row (in ``_SELECT`` column order)."""
     position, stream, version, type_name, schema_version, recorded_at, data, meta = row
     try:
-        event = codec.decode(type_name, schema_version, data)
+        event = codec.decode(type_name, schema_version, data[1:])
         meta_value = _meta_from(meta)
     except (codec.DecodeError, TypeError) as exc:
         raise CorruptEventError(position, stream, str(exc)) from exc
-    return ev.Recorded(
-        position=position,
-        stream=stream,
-        version=version,
-        recorded_at=recorded_at,
-        event=event,
-        meta=meta_value,
-    )
+    return ev.Recorded(position, stream, version, recorded_at, event, meta_value)
 
 
 class EventStore:
@@ -194,12 +194,13 @@ class EventStore:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
             streams = sorted({item.stream for item in batch})
+            # One index probe per stream (a GROUP BY over ANY() may scan the whole table).
             rows = await conn.fetch(
-                "SELECT stream, max(version) FROM events WHERE stream = ANY($1::text[]) "
-                "GROUP BY stream",
+                "SELECT s, (SELECT max(version) FROM events WHERE stream = s) "
+                "FROM unnest($1::text[]) AS s",
                 streams,
             )
-            versions: dict[str, int] = {r[0]: r[1] for r in rows}
+            versions: dict[str, int] = {r[0]: r[1] for r in rows if r[1] is not None}
             position: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
             records: list[tuple[Any, ...]] = []
             outcomes: list[Outcome] = []
@@ -268,11 +269,20 @@ class EventStore:
         self, after_position: int = 0, *, until: int | None = None, prefetch: int = 5000
     ) -> AsyncIterator[ev.Recorded]:
         """Every event after ``after_position`` (up to ``until``), via a server-side cursor."""
+        async for chunk in self.read_all_batches(after_position, until=until, size=prefetch):
+            for item in chunk:
+                yield item
+
+    async def read_all_batches(
+        self, after_position: int = 0, *, until: int | None = None, size: int = 5000
+    ) -> AsyncIterator[list[ev.Recorded]]:
+        """Like ``read_all`` but a list at a time (replay folds these without per-event awaits)."""
         query = f"{_SELECT} WHERE position > $1 AND position <= $2 ORDER BY position"
         upper = until if until is not None else 2**62
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
-            async for row in conn.cursor(query, after_position, upper, prefetch=prefetch):
-                yield to_recorded(row)
+            cursor = await conn.cursor(query, after_position, upper)
+            while rows := await cursor.fetch(size):
+                yield [to_recorded(row) for row in rows]
 
     async def read_batch(self, after_position: int, limit: int) -> list[ev.Recorded]:
         """Up to ``limit`` events after ``after_position``, in order."""
@@ -346,7 +356,7 @@ class EventStore:
         rows = await self.pool.fetch(
             "SELECT digest, body FROM blobs WHERE digest = ANY($1::text[])", list(set(digests))
         )
-        return {r[0]: r[1] for r in rows}
+        return {r[0]: json_value(r[1]) for r in rows}
 
     # -- snapshots ------------------------------------------------------------------------
 

@@ -1,0 +1,113 @@
+"""The command line as a user runs it: exit codes, output, embedded database lifecycle."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+GITOPSD = [sys.executable, "-m", "daemon"]
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPSD_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [*GITOPSD, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=full_env,
+        check=False,
+    )
+
+
+def postgres_running_in(pgdata: Path) -> bool:
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(proc.info["cmdline"] or []):
+            return True
+    return False
+
+
+def test_config_check_ok_and_errors(tmp_path: Path) -> None:
+    """`config check` prints ok, or every problem as FILE:LINE and exits 2."""
+    good = tmp_path / "good.yaml"
+    good.write_text("http: {listen: '127.0.0.1:9000'}\n")
+    result = run("config", "check", str(good), cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "ok\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("http:\n  listen: 1\n  port: 2\nstate_dir: [x]\n")
+    result = run("config", "check", str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{bad}:2: http.listen: expected a string, got an integer (quote it)",
+        f"{bad}:3: http.port: unknown key (known keys: listen)",
+        f"{bad}:4: state_dir: expected a string, got a list",
+    ]
+
+
+def test_config_from_env_and_missing_explicit_file(tmp_path: Path) -> None:
+    """$GITOPSD_CONFIG is used when --config is absent; a missing explicit file exits 2."""
+    result = run("config", "check", cwd=tmp_path, env={"GITOPSD_CONFIG": str(tmp_path / "no.yaml")})
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{tmp_path / 'no.yaml'}: cannot read: No such file")
+
+
+def test_migrate_and_db_url_with_no_database_configured(tmp_path: Path) -> None:
+    """With no URL, migrate and db url run the embedded server in state_dir/pg and stop it."""
+    (tmp_path / "gitopsd.yaml").write_text(f"state_dir: {tmp_path / 'state'}\n")
+    first = run("migrate", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0] == "applied 001_event_log"
+    again = run("migrate", cwd=tmp_path)
+    assert (again.returncode, again.stdout) == (0, "schema is up to date\n")
+    url = run("db", "url", cwd=tmp_path)
+    pgdata = (tmp_path / "state" / "pg").resolve()
+    assert url.returncode == 0
+    assert url.stdout.startswith("postgresql://") and str(pgdata) in url.stdout
+    assert not postgres_running_in(pgdata)
+
+
+def test_two_processes_starting_at_once_share_one_server(tmp_path: Path) -> None:
+    """Two gitopsd processes starting together both succeed on one embedded server."""
+    (tmp_path / "gitopsd.yaml").write_text(f"state_dir: {tmp_path / 'state'}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPSD_")}
+    procs = [
+        subprocess.Popen(
+            [*GITOPSD, "migrate"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    stdout = sorted(o[0] for o in outputs)
+    assert stdout[0].startswith("applied 001_event_log\n")
+    assert stdout[1] == "schema is up to date\n"
+    assert not postgres_running_in((tmp_path / "state" / "pg").resolve())
+
+
+def test_db_psql_runs_a_query(tmp_path: Path) -> None:
+    """`db psql -c` reaches the event log's database."""
+    (tmp_path / "gitopsd.yaml").write_text(f"state_dir: {tmp_path / 'state'}\n")
+    assert run("migrate", cwd=tmp_path).returncode == 0
+    result = run("db", "psql", "-A", "-t", "-c", "SELECT count(*) FROM events", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "0\n")
+
+
+def test_demo_runs_and_leaves_nothing_running(tmp_path: Path) -> None:
+    """`gitopsd demo` prints its steps and stops its embedded server."""
+    result = run("demo", "--state-dir", str(tmp_path / "demo"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "snapshot at position 3 + 2-event tail equals the full replay" in result.stdout
+    assert not postgres_running_in((tmp_path / "demo" / "pg").resolve())

@@ -1,0 +1,276 @@
+"""Rendering apps when their source moves, and recording the result.
+
+When a source's head changes (the poller tells, and at start every source the log
+knows), each app on it is looked at: it re-renders when it never rendered, its last
+render failed, its path or render settings changed, or the tree diff between the
+revision it last rendered and the new head touches its path or anything its last
+render read (``core.sources.is_affected``). A monorepo commit touching one app renders
+one app; the others keep their recorded revision.
+
+A render runs in a worker thread (``shell.render`` over the mirror's tree at the exact
+commit). Before anything is stored or logged, every Secret's ``data``/``stringData``
+value is replaced by an HMAC under the installation key (``core.manifests``,
+``shell.digestkey``); the bodies go to the blobs table as canonical JSON, keyed by
+sha256, and ``DesiredStateRendered`` (object key -> digest) or ``RenderFailed``
+(error, file, line) is appended to ``app/<name>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from daemon import logs, settings
+from daemon.core import codec, ids, manifests, sources
+from daemon.core import events as ev
+from daemon.core import state as core_state
+from daemon.runtime.poller import Appender
+from daemon.shell import eventstore, gitsource, render
+
+log = logs.get("renderer")
+
+DEFAULT_CONCURRENCY = 2
+
+
+@dataclasses.dataclass(slots=True)
+class AppCursor:
+    """What the log says about an app's last render."""
+
+    revision: str | None = None
+    inputs: frozenset[str] | None = None
+    config: str = ""
+
+    @classmethod
+    def of(cls, app: core_state.AppState | None) -> AppCursor:
+        """The cursor of a folded app state."""
+        if app is None:
+            return cls()
+        inputs = None if app.render_inputs is None else frozenset(app.render_inputs)
+        return cls(revision=app.render_revision, inputs=inputs, config=app.render_config)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rendered:
+    """A successful render, redacted, ready to store."""
+
+    objects: dict[str, str]
+    """Object key -> digest of its redacted body."""
+    bodies: dict[str, bytes]
+    """Digest -> canonical JSON."""
+    renderer: str
+    inputs: tuple[str, ...]
+
+
+def config_digest(app: settings.AppConfig) -> str:
+    """Digest of what, besides the commit, decides an app's render: path and settings."""
+    return codec.digest(
+        {"source": app.source, "path": app.path, "render": dataclasses.asdict(app.render)}
+    )
+
+
+def render_at(repo_path: Path, *, app: settings.AppConfig, revision: str, key: bytes) -> Rendered:
+    """Blocking: render ``app`` at ``revision`` from the mirror and redact it; ``RenderError``."""
+    repo = pygit2.Repository(str(repo_path))
+    tree = render.GitTree(repo, revision)
+    result = render.render(tree, path=app.path, config=app.render)
+    return redacted(result.objects, renderer=result.renderer, inputs=result.inputs, key=key)
+
+
+def redacted(
+    objects: Sequence[dict[str, Any]], *, renderer: str, inputs: frozenset[str], key: bytes
+) -> Rendered:
+    """Secret values replaced by keyed digests, bodies as canonical JSON by digest."""
+    by_key: dict[str, str] = {}
+    bodies: dict[str, bytes] = {}
+    for obj in objects:
+        body = codec.dumps(manifests.redact(obj, key=key))
+        digest = hashlib.sha256(body).hexdigest()
+        by_key[ids.key_of(obj)] = digest
+        bodies[digest] = body
+    return Rendered(objects=by_key, bodies=bodies, renderer=renderer, inputs=tuple(sorted(inputs)))
+
+
+class Renderer:
+    """Renders the apps of each source whose head moved; records the outcome."""
+
+    def __init__(
+        self,
+        config: settings.Config,
+        *,
+        appender: Appender,
+        store: eventstore.EventStore,
+        state: core_state.State,
+        key: bytes,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        instance: str | None = None,
+    ) -> None:
+        """Render ``config.apps``, resuming from the folded ``state``."""
+        self._state_dir = config.state_path()
+        self._apps: dict[str, list[settings.AppConfig]] = {}
+        for app in config.apps:
+            self._apps.setdefault(app.source, []).append(app)
+        self._appender = appender
+        self._store = store
+        self._key = key
+        self._cursors: dict[str, AppCursor] = {
+            a.name: AppCursor.of(state.apps.get(a.name)) for a in config.apps
+        }
+        self._heads: dict[str, str] = {
+            name: src.head for name, src in state.sources.items() if src.head is not None
+        }
+        self._pending: asyncio.Queue[str] = asyncio.Queue()
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._meta = ev.EventMeta(actor="gitopsd:renderer", instance=instance)
+        self.renders = 0
+        """Renders run (for metrics and tests)."""
+
+    def notify(self, source: str, head: str) -> None:
+        """A source's recorded head is now ``head`` (the poller's listener)."""
+        self._heads[source] = head
+        self._pending.put_nowait(source)
+
+    async def run(self) -> None:
+        """Bring every app up to its source's head, then follow new heads until cancelled."""
+        for source in sorted(self._heads):
+            self._pending.put_nowait(source)
+        while True:
+            source = await self._pending.get()
+            try:
+                await self.render_source(source)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the log is unreachable: the next head retries
+                log.warning(
+                    "render.record_failed", source=source, error=f"{type(exc).__name__}: {exc}"
+                )
+
+    async def render_source(self, source: str) -> list[ev.AnyEvent]:
+        """Render the apps of ``source`` its current head affects; returns what was recorded."""
+        head = self._heads.get(source)
+        if head is None:
+            return []
+        apps = self._apps.get(source, [])
+        diffs: dict[str, list[str] | None] = {}
+        due = [a for a in apps if await self._is_due(a, head, diffs)]
+        outcomes = await asyncio.gather(*(self.render_app(a, head) for a in due))
+        return list(outcomes)
+
+    async def _is_due(
+        self, app: settings.AppConfig, head: str, diffs: dict[str, list[str] | None]
+    ) -> bool:
+        """Whether ``app`` must render at ``head``; ``diffs`` caches tree diffs by old revision."""
+        cursor = self._cursors[app.name]
+        digest = config_digest(app)
+        if cursor.revision == head and cursor.config == digest:
+            return False
+        if cursor.revision is None or cursor.inputs is None or cursor.config != digest:
+            return True
+        if cursor.revision not in diffs:
+            repo_path = gitsource.mirror_path(self._state_dir, app.source)
+            diffs[cursor.revision] = await asyncio.to_thread(
+                _changed_paths, repo_path, cursor.revision, head
+            )
+        changed = diffs[cursor.revision]
+        if changed is None:
+            return True
+        affected = sources.is_affected(path=app.path, inputs=cursor.inputs, changed=changed)
+        if not affected:
+            log.debug("render.skipped", app=app.name, revision=head, changed=len(changed))
+        return affected
+
+    async def render_app(self, app: settings.AppConfig, revision: str) -> ev.AnyEvent:
+        """Render ``app`` at ``revision`` and record the result (success or failure)."""
+        repo_path = gitsource.mirror_path(self._state_dir, app.source)
+        digest = config_digest(app)
+        event: ev.AnyEvent
+        async with self._semaphore:
+            self.renders += 1
+            try:
+                done = await asyncio.to_thread(
+                    render_at, repo_path, app=app, revision=revision, key=self._key
+                )
+            except render.RenderError as exc:
+                event = _failed(app, revision, digest, str(exc), file=exc.file, line=exc.line)
+            except (pygit2.GitError, OSError) as exc:
+                event = _failed(app, revision, digest, f"cannot read the mirror: {exc}")
+            else:
+                event = await self._store_rendered(app, revision, digest, done)
+        await self._appender.append(ids.app_stream(app.name), [event], meta=self._meta)
+        self._remember(app.name, event)
+        _log(event)
+        return event
+
+    async def _store_rendered(
+        self, app: settings.AppConfig, revision: str, digest: str, done: Rendered
+    ) -> ev.AnyEvent:
+        event = ev.DesiredStateRendered(
+            app=app.name,
+            revision=revision,
+            objects=done.objects,
+            renderer=done.renderer,
+            inputs=done.inputs,
+            config=digest,
+        )
+        try:
+            codec.encode(event)
+        except codec.PayloadTooLargeError:
+            return _failed(
+                app,
+                revision,
+                digest,
+                f"{len(done.objects)} objects are too many for one DesiredStateRendered event",
+            )
+        await self._store.put_blobs(done.bodies)
+        return event
+
+    def _remember(self, app: str, event: ev.AnyEvent) -> None:
+        cursor = self._cursors[app]
+        if isinstance(event, ev.DesiredStateRendered):
+            cursor.revision, cursor.inputs, cursor.config = (
+                event.revision,
+                frozenset(event.inputs),
+                event.config,
+            )
+        elif isinstance(event, ev.RenderFailed):
+            cursor.revision, cursor.inputs, cursor.config = event.revision, None, event.config
+
+
+def _changed_paths(repo_path: Path, old: str, new: str) -> list[str] | None:
+    try:
+        repo = pygit2.Repository(str(repo_path))
+        return gitsource.changed_paths(repo, old, new)
+    except (pygit2.GitError, KeyError, ValueError):
+        return None
+
+
+def _failed(
+    app: settings.AppConfig,
+    revision: str,
+    digest: str,
+    error: str,
+    *,
+    file: str | None = None,
+    line: int | None = None,
+) -> ev.RenderFailed:
+    return ev.RenderFailed(
+        app=app.name, revision=revision, error=error, file=file, line=line, config=digest
+    )
+
+
+def _log(event: ev.AnyEvent) -> None:
+    if isinstance(event, ev.DesiredStateRendered):
+        log.info(
+            "render.recorded",
+            app=event.app,
+            revision=event.revision,
+            objects=len(event.objects),
+            renderer=event.renderer,
+        )
+    elif isinstance(event, ev.RenderFailed):
+        log.warning("render.failed", app=event.app, revision=event.revision, error=event.error)

@@ -1,0 +1,225 @@
+"""The renderer on real mirrors and a real log: fan-out by path, redaction, failures, restarts."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from pathlib import Path
+
+import pytest
+import structlog
+from gitfixtures import Upstream
+
+from daemon import settings
+from daemon.core import codec, fold, manifests
+from daemon.core import events as ev
+from daemon.core import state as core_state
+from daemon.runtime import poller, renderer
+from daemon.shell import eventstore
+
+KEY = b"K" * 32
+
+CM = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}
+  namespace: prod
+data:
+  v: "{value}"
+"""
+
+SECRET = """apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: prod
+data:
+  password: {b64}
+stringData:
+  user: admin-hunter2
+"""
+
+
+def _app(name: str, path: str, **kw: object) -> settings.AppConfig:
+    return settings.AppConfig(
+        name=settings.Name(name),
+        source=settings.Name("src"),
+        path=path,
+        destination=settings.DestinationConfig(cluster=settings.Name("c")),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _config(tmp_path: Path, upstream: Upstream, *apps: settings.AppConfig) -> settings.Config:
+    return settings.Config(
+        state_dir=str(tmp_path / "state"),
+        sources=[settings.SourceConfig(name=settings.Name("src"), url=upstream.url)],
+        apps=list(apps),
+    )
+
+
+async def _state(store: eventstore.EventStore) -> core_state.State:
+    return fold.replay([r async for r in store.read_all()])
+
+
+class _Stack:
+    """A poller and a renderer wired as in the daemon, both on the store."""
+
+    def __init__(
+        self, config: settings.Config, store: eventstore.EventStore, state: core_state.State
+    ) -> None:
+        appender = poller.StoreAppender(store)
+        self.poller = poller.Poller(config, appender=appender, store=store, state=state)
+        self.renderer = renderer.Renderer(
+            config, appender=appender, store=store, state=state, key=KEY
+        )
+        self.poller.add_listener(self.renderer.notify)
+
+    async def cycle(self) -> list[ev.AnyEvent]:
+        await self.poller.poll("src")
+        return await self.renderer.render_source("src")
+
+
+async def _stack(config: settings.Config, store: eventstore.EventStore) -> _Stack:
+    return _Stack(config, store, await _state(store))
+
+
+async def test_monorepo_commit_touching_one_app_renders_one_app(
+    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+) -> None:
+    """After the first render, a commit under apps/web renders web only; one in a library renders the app importing it."""
+    upstream.commit(
+        {
+            "apps/web/cm.yaml": CM.format(name="web", value="1"),
+            "apps/api/cm.yaml": CM.format(name="api", value="1"),
+            "apps/lib-user/main.jsonnet": 'local cm = import "../../lib/cm.libsonnet"; [cm]',
+            "lib/cm.libsonnet": '{apiVersion: "v1", kind: "ConfigMap", metadata: {name: "j"}, data: {v: "1"}}',
+            "README.md": "hello",
+        }
+    )
+    config = _config(
+        tmp_path,
+        upstream,
+        _app("web", "apps/web"),
+        _app("api", "apps/api"),
+        _app("jsonnet", "apps/lib-user"),
+    )
+    stack = await _stack(config, store)
+    first = await stack.cycle()
+    web_sha = upstream.commit({"apps/web/cm.yaml": CM.format(name="web", value="2")})
+    second = await stack.cycle()
+    upstream.commit({"README.md": "changed"})
+    third = await stack.cycle()
+    lib_sha = upstream.commit(
+        {
+            "lib/cm.libsonnet": '{apiVersion: "v1", kind: "ConfigMap", metadata: {name: "j"}, data: {v: "2"}}'
+        }
+    )
+    fourth = await stack.cycle()
+    assert [sorted(e.app for e in batch) for batch in (first, second, third, fourth)] == [  # type: ignore[union-attr]
+        ["api", "jsonnet", "web"],
+        ["web"],
+        [],
+        ["jsonnet"],
+    ]
+    assert [(e.app, e.revision, type(e).__name__) for e in (*second, *fourth)] == [  # type: ignore[union-attr]
+        ("web", web_sha, "DesiredStateRendered"),
+        ("jsonnet", lib_sha, "DesiredStateRendered"),
+    ]
+    assert stack.renderer.renders == 5
+
+
+async def test_secret_values_never_reach_the_log_the_blobs_or_the_logs(
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    captured_logs: list[structlog.typing.EventDict],
+) -> None:
+    """Secret data/stringData are keyed digests in the blob; the plaintext is nowhere in the database or logs."""
+    b64 = base64.b64encode(b"pw-hunter2").decode()
+    upstream.commit(
+        {"app/secret.yaml": SECRET.format(b64=b64), "app/cm.yaml": CM.format(name="c", value="x")}
+    )
+    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store)
+    (event,) = await stack.cycle()
+    assert isinstance(event, ev.DesiredStateRendered)
+    blobs = await store.get_blobs(list(event.objects.values()))
+    secret = blobs[event.objects["/Secret/prod/db"]]
+    events_text = await store.pool.fetchval("SELECT string_agg(data::text, ' ') FROM events")
+    blobs_text = await store.pool.fetchval("SELECT string_agg(body::text, ' ') FROM blobs")
+    haystack = f"{events_text} {blobs_text} {captured_logs}"
+    assert (secret["data"], secret["stringData"]) == (
+        {"password": manifests.value_digest(b"pw-hunter2", key=KEY)},
+        {"user": manifests.value_digest(b"admin-hunter2", key=KEY)},
+    )
+    assert ("hunter2" in haystack, b64 in haystack) == (False, False)
+    assert event.objects["/ConfigMap/prod/c"] == codec.digest(
+        blobs[event.objects["/ConfigMap/prod/c"]]
+    )
+
+
+async def test_broken_yaml_records_render_failed_with_file_and_line_then_recovers(
+    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+) -> None:
+    """A YAML error fails the render naming file and line; the fix renders again."""
+    bad = upstream.commit(
+        {"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n"}
+    )
+    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store)
+    (failed,) = await stack.cycle()
+    good = upstream.commit({"app/cm.yaml": CM.format(name="c", value="1")})
+    (fixed,) = await stack.cycle()
+    assert isinstance(failed, ev.RenderFailed)
+    assert (failed.revision, failed.file, failed.line, failed.error.startswith("app/cm.yaml:")) == (
+        bad,
+        "app/cm.yaml",
+        failed.line,
+        True,
+    )
+    assert failed.line is not None
+    assert (type(fixed).__name__, fixed.revision) == ("DesiredStateRendered", good)  # type: ignore[union-attr]
+    state = await _state(store)
+    assert (state.apps["a"].render_error, state.apps["a"].revision) == (None, good)
+
+
+async def test_huge_file_fails_the_render_with_the_per_file_cap(
+    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+) -> None:
+    """A 6 MiB manifest is refused by name, not loaded."""
+    huge = "# " + "x" * (6 * 1024 * 1024) + "\n"
+    upstream.commit({"app/cm.yaml": CM.format(name="c", value="1"), "app/huge.yaml": huge})
+    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store)
+    (failed,) = await stack.cycle()
+    assert isinstance(failed, ev.RenderFailed)
+    assert (failed.file, "MiB per-file cap" in failed.error) == ("app/huge.yaml", True)
+
+
+async def test_restart_renders_nothing_again_unless_the_app_config_changed(
+    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+) -> None:
+    """A restarted renderer resumes from the log: no re-render, except for an app whose settings changed."""
+    upstream.commit(
+        {"a/cm.yaml": CM.format(name="a", value="1"), "b/cm.yaml": CM.format(name="b", value="1")}
+    )
+    config = _config(tmp_path, upstream, _app("a", "a"), _app("b", "b"))
+    await (await _stack(config, store)).cycle()
+    same = await _stack(config, store)
+    unchanged = await same.renderer.render_source("src")
+    changed_b = dataclasses.replace(config.apps[1], render=settings.RenderConfig(recurse=True))
+    edited = await _stack(dataclasses.replace(config, apps=[config.apps[0], changed_b]), store)
+    rerendered = await edited.renderer.render_source("src")
+    assert (unchanged, [e.app for e in rerendered]) == ([], ["b"])  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("missing_revision", ["0" * 40])
+async def test_a_revision_missing_from_the_mirror_is_a_render_failure(
+    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream, missing_revision: str
+) -> None:
+    """Rendering a revision the mirror lacks records RenderFailed instead of crashing the loop."""
+    upstream.commit({"a/cm.yaml": CM.format(name="a", value="1")})
+    config = _config(tmp_path, upstream, _app("a", "a"))
+    stack = await _stack(config, store)
+    await stack.poller.poll("src")
+    event = await stack.renderer.render_app(config.apps[0], missing_revision)
+    assert isinstance(event, ev.RenderFailed)
+    assert (event.revision, event.file) == (missing_revision, None)

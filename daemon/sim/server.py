@@ -1,0 +1,732 @@
+"""HTTP front end: URL routing, query and body parsing, auth, faults, responses (§0-§3).
+
+One aiohttp catch-all handler parses the Kubernetes URL itself (so unknown URLs get the
+plain-text 404 a real server sends), authenticates, consults the fault injector, reads
+the body under the 3 MiB limit, decodes JSON/YAML, and hands over to ``api`` (objects),
+``catalog`` (discovery) or ``watch`` (streams). It encodes every answer with orjson and
+the exact ``Content-Type: application/json``. It records each request in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+
+from daemon.sim import api as api_mod
+from daemon.sim import auth, catalog, faults, listing, merging, status, watch
+from daemon.sim.resources import ResourceType
+from daemon.sim.status import FieldError, StatusError
+
+JSON = dict[str, Any]
+MAX_BODY = 3 * 1024 * 1024
+_NOT_FOUND = b"404 page not found\n"
+_TRUE_FALSE = ("0", "false")
+_BASE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoggedRequest:
+    """One served request, as tests read it from the request log."""
+
+    time: float
+    method: str
+    path: str
+    query: str
+    verb: str
+    user: str
+    user_agent: str
+    code: int
+    content_type: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class Target:
+    """A parsed resource URL."""
+
+    rt: ResourceType
+    namespace: str = ""
+    name: str = ""
+    subresource: str = ""
+
+
+class PlainNotFoundError(Exception):
+    """The URL names nothing served: answer the plain-text 404."""
+
+
+@dataclass(kw_only=True)
+class Frontend:
+    """The request handler's collaborators."""
+
+    api: api_mod.Api
+    hub: watch.Hub
+    faults: faults.Faults
+    tokens: Mapping[str, str]
+    server_address: Callable[[], str]
+    requests: list[LoggedRequest] = field(default_factory=list)
+    errors: list[Exception] = field(default_factory=list)
+    log_limit: int = 100_000
+    min_watch_timeout: float = 1800.0
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Serve one request; never raises."""
+        ident = ["?", ""]  # verb, user: known once authenticated
+        code = 500
+        try:
+            response = await self._serve(request, ident)
+            code = response.status
+        except StatusError as exc:
+            code = exc.code
+            return _status_response(exc)
+        except PlainNotFoundError:
+            code = 404
+            return web.Response(
+                status=404, body=_NOT_FOUND, headers={"Content-Type": "text/plain; charset=utf-8"}
+            )
+        except (ConnectionResetError, asyncio.CancelledError):
+            code = 499
+            raise
+        except Exception as exc:  # a bug in the emulator: answer like an apiserver would
+            self.errors.append(exc)
+            err = StatusError(
+                code=500,
+                reason="InternalError",
+                message=f"Internal error occurred: {exc!r}",
+                causes=[status.Cause(message=repr(exc))],
+            )
+            code = 500
+            return _status_response(err)
+        else:
+            return response
+        finally:
+            self._log(request, verb=ident[0], user=ident[1], code=code)
+
+    async def _serve(self, request: web.Request, ident: list[str]) -> web.StreamResponse:
+        user = auth.user_for(self.tokens, request.headers.get("Authorization"))
+        if user is None:
+            raise status.unauthorized()
+        verb = _verb(request)
+        ident[:] = [verb, user]
+        injected = self.faults.check(verb, request.path)
+        if self.faults.latency:
+            await asyncio.sleep(self.faults.latency)
+        if injected is not None and injected.apf_retry_after:
+            return _apf_response(injected.apf_retry_after)
+        if injected is not None and injected.error is not None:
+            raise injected.error
+        return await self._dispatch(request, verb, user)
+
+    def _log(self, request: web.Request, *, verb: str, user: str, code: int) -> None:
+        if len(self.requests) >= self.log_limit:
+            del self.requests[: self.log_limit // 10]
+        self.requests.append(
+            LoggedRequest(
+                time=time.time(),
+                method=request.method,
+                path=request.path,
+                query=request.query_string,
+                verb=verb,
+                user=user,
+                user_agent=request.headers.get("User-Agent", ""),
+                code=code,
+                content_type=request.headers.get("Content-Type", ""),
+            )
+        )
+
+    async def _dispatch(self, request: web.Request, verb: str, user: str) -> web.StreamResponse:
+        parts = [p for p in request.path.split("/") if p]
+        if request.method == "GET":
+            doc = self._discovery(parts)
+            if doc is not None:
+                return _json_response(200, doc)
+        target = self._target(parts)
+        if target is None:
+            raise PlainNotFoundError
+        q = request.query
+        rt = target.rt
+        if verb == "watch":
+            return await self._watch(request, target)
+        if verb == "list":
+            return self._list(target, q)
+        if verb == "get":
+            self._require_verb(target, "get")
+            reply = self.api.get(rt, target.namespace, target.name, target.subresource)
+            return _reply_response(reply)
+        if verb == "deletecollection":
+            self._require_verb(target, "deletecollection")
+            flt = listing.make_filter(
+                rt,
+                target.namespace,
+                label_selector=q.get("labelSelector", ""),
+                field_selector=q.get("fieldSelector", ""),
+            )
+            raw = await _read_body(request)
+            opts = _delete_options(q, raw)
+            return _reply_response(self.api.delete_collection(rt, flt, opts))
+        if verb == "delete":
+            self._require_verb(target, "delete")
+            raw = await _read_body(request)
+            opts = _delete_options(q, raw)
+            return _reply_response(self.api.delete(rt, target.namespace, target.name, opts))
+        return await self._write(request, verb, target, user)
+
+    def _require_verb(self, target: Target, verb: str) -> None:
+        rt = target.rt
+        allowed = rt.verbs
+        if target.subresource == "finalize":
+            allowed = ("update",)
+        elif target.subresource:
+            allowed = ("get", "patch", "update")
+        if verb not in allowed:
+            action = {"deletecollection": "delete collection"}.get(verb, verb)
+            raise status.method_not_supported(resource=rt.plural, group=rt.group, action=action)
+
+    async def _write(
+        self, request: web.Request, verb: str, target: Target, user: str
+    ) -> web.StreamResponse:
+        self._require_verb(target, verb)
+        q = request.query
+        rt = target.rt
+        options_kind = {
+            "create": "CreateOptions",
+            "update": "UpdateOptions",
+            "patch": "PatchOptions",
+        }[verb]
+        opts = _write_options(q, request, user=user, options_kind=options_kind)
+        raw = await _read_body(request)
+        content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+        if verb == "patch":
+            accepted = merging.accepted_patch_types(rt)
+            if content_type not in accepted:
+                raise status.unsupported_media_type(accepted)
+            if content_type == "application/apply-patch+yaml":
+                if not opts.explicit_manager:
+                    raise _options_invalid(
+                        "PatchOptions",
+                        FieldError(
+                            type="FieldValueRequired",
+                            field="fieldManager",
+                            detail="is required for apply patch",
+                        ),
+                    )
+                body = _decode_yaml(raw)
+            else:
+                if opts.force:
+                    raise _options_invalid(
+                        "PatchOptions",
+                        FieldError(
+                            type="FieldValueForbidden",
+                            field="force",
+                            detail="may not be specified for non-apply patch",
+                        ),
+                    )
+                body = _decode_json(raw, what="patch")
+            reply = self.api.patch(
+                rt,
+                target.namespace,
+                target.name,
+                content_type=content_type,
+                body=body,
+                opts=opts,
+                subresource=target.subresource,
+            )
+            return _reply_response(reply)
+        body = _decode_yaml(raw) if "yaml" in content_type else _decode_json(raw, what="object")
+        if verb == "create":
+            return _reply_response(self.api.create(rt, target.namespace, body, opts))
+        reply = self.api.update(
+            rt, target.namespace, target.name, body=body, opts=opts, subresource=target.subresource
+        )
+        return _reply_response(reply)
+
+    def _list(self, target: Target, q: Mapping[str, str]) -> web.StreamResponse:
+        self._require_verb(target, "list")
+        rt = target.rt
+        flt = listing.make_filter(
+            rt,
+            target.namespace,
+            label_selector=q.get("labelSelector", ""),
+            field_selector=q.get("fieldSelector", ""),
+        )
+        rv, match = q.get("resourceVersion", ""), q.get("resourceVersionMatch", "")
+        cont = q.get("continue", "")
+        errs = _list_option_errors(rv, match, cont, q)
+        if errs:
+            raise _options_invalid("ListOptions", *errs)
+        if cont and rv not in ("", "0"):
+            raise status.bad_request(
+                "specifying resource version is not allowed when using continue"
+            )
+        at = None
+        if rv not in ("", "0"):
+            wanted = _parse_rv(rv)
+            if wanted > self.api.store.rv:
+                raise status.timeout(
+                    f"Too large resource version: {wanted}, current: {self.api.store.rv}",
+                    1,
+                    [
+                        status.Cause(
+                            reason="ResourceVersionTooLarge", message="Too large resource version"
+                        )
+                    ],
+                )
+            if match == "Exact":
+                at = wanted
+        limit = _parse_int(q.get("limit", "0"), "limit")
+        page = listing.list_page(
+            self.api.store, flt, at=at, limit=max(limit, 0), continue_token=cont
+        )
+        return _json_response(200, listing.list_body(rt, page, lambda o: self.api.serve(rt, o)))
+
+    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        self._require_verb(target, "watch")
+        q = request.query
+        rt = target.rt
+        field_selector = q.get("fieldSelector", "")
+        if target.name:  # a watch on one object is a name-selected watch of its collection
+            term = f"metadata.name={target.name}"
+            field_selector = f"{field_selector},{term}" if field_selector else term
+        flt = listing.make_filter(
+            rt,
+            target.namespace,
+            label_selector=q.get("labelSelector", ""),
+            field_selector=field_selector,
+        )
+        rv = q.get("resourceVersion", "")
+        if rv not in ("", "0"):
+            _parse_rv(rv)
+        send_initial = _opt_bool(q, "sendInitialEvents")
+        errs = _watch_option_errors(
+            q.get("resourceVersionMatch", ""), send_initial, q.get("continue", "")
+        )
+        if errs:
+            raise _options_invalid("ListOptions", *errs)
+        timeout_text = q.get("timeoutSeconds")
+        timeout = float(_parse_int(timeout_text, "timeoutSeconds")) if timeout_text else None
+        if timeout is None:
+            timeout = self.min_watch_timeout
+        req = watch.WatchRequest(
+            flt=flt,
+            resource_version=rv,
+            send_initial=send_initial,
+            bookmarks=_bool(q.get("allowWatchBookmarks")),
+            timeout=timeout,
+            api_version=rt.api_version,
+        )
+        resp = web.StreamResponse(status=200, headers=_headers())
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        try:
+            await self.hub.stream(req, resp.write)
+        except watch.WatchEndedError as ended:
+            if ended.abort and request.transport is not None:
+                request.transport.abort()
+                return resp
+        except (ConnectionResetError, ConnectionError):
+            return resp
+        with contextlib.suppress(ConnectionResetError, ConnectionError):
+            await resp.write_eof()
+        return resp
+
+    # URL parsing ------------------------------------------------------------------
+
+    def _discovery(self, parts: list[str]) -> JSON | None:
+        cat = self.api.catalog
+        if parts == ["version"]:
+            return dict(catalog.VERSION_INFO)
+        if parts == ["api"]:
+            return catalog.api_versions_doc(self.server_address())
+        if parts == ["api", "v1"]:
+            return cat.resource_list_doc("", "v1")
+        if parts == ["apis"]:
+            return cat.group_list_doc()
+        if len(parts) == 2 and parts[0] == "apis":
+            doc = cat.group_doc(parts[1])
+            if doc is None:
+                raise PlainNotFoundError
+            return doc
+        if len(parts) == 3 and parts[0] == "apis":
+            doc = cat.resource_list_doc(parts[1], parts[2])
+            if doc is None:
+                raise PlainNotFoundError
+            return doc
+        return None
+
+    def _target(self, parts: list[str]) -> Target | None:
+        if len(parts) >= 3 and parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif len(parts) >= 4 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return None
+        cat = self.api.catalog
+        namespace = ""
+        if (
+            rest[0] == "namespaces"
+            and len(rest) >= 3
+            and not (len(rest) == 3 and rest[2] in ("status", "finalize"))
+        ):
+            namespace, rest = rest[1], rest[2:]
+        rt = cat.find(group, version, rest[0])
+        if rt is None or len(rest) > 3:
+            return None
+        if namespace and not rt.namespaced:
+            return None
+        name = rest[1] if len(rest) > 1 else ""
+        sub = rest[2] if len(rest) > 2 else ""
+        if sub and not rt.has_subresource(sub):
+            return None
+        if rt.namespaced and name and not namespace:
+            return None
+        return Target(rt=rt, namespace=namespace, name=name, subresource=sub)
+
+
+def _verb(request: web.Request) -> str:
+    """The Kubernetes verb of a request (RequestInfo's rules, simplified)."""
+    parts = [p for p in request.path.split("/") if p]
+    method = request.method
+    is_item = _names_item(parts)
+    if method == "GET":
+        if _bool(request.query.get("watch")):
+            return "watch"
+        return "get" if is_item else "list"
+    if method == "POST":
+        return "create"
+    if method == "PUT":
+        return "update"
+    if method == "PATCH":
+        return "patch"
+    if method == "DELETE":
+        return "delete" if is_item else "deletecollection"
+    return method.lower()
+
+
+def _names_item(parts: list[str]) -> bool:
+    if parts[:2] == ["api", "v1"]:
+        rest = parts[2:]
+    elif parts[:1] == ["apis"]:
+        rest = parts[3:]
+    else:
+        return True
+    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
+        rest = rest[2:]
+    return len(rest) >= 2
+
+
+# Parameters ------------------------------------------------------------------------
+
+
+def _bool(value: str | None) -> bool:
+    """Kubernetes query booleans: false only for ``0``/``false`` (any case); absent is false."""
+    if value is None:
+        return False
+    return value.lower() not in _TRUE_FALSE
+
+
+def _opt_bool(q: Mapping[str, str], key: str) -> bool | None:
+    return _bool(q[key]) if key in q else None
+
+
+def _getall(q: Mapping[str, str], key: str) -> list[str]:
+    getall = getattr(q, "getall", None)
+    if getall is not None:
+        return list(getall(key, []))
+    return [q[key]] if key in q else []
+
+
+def _parse_int(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise status.bad_request(f"{name}: invalid value {text!r}: must be an integer") from None
+
+
+def _parse_rv(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise status.bad_request(
+            f"invalid resource version: strconv.ParseUint: parsing {text!r}: invalid syntax"
+        )
+    return value
+
+
+def _options_invalid(kind: str, *errs: FieldError) -> StatusError:
+    return status.invalid(kind=kind, group="meta.k8s.io", name="", errors=list(errs))
+
+
+def _write_options(
+    q: Mapping[str, str], request: web.Request, *, user: str, options_kind: str
+) -> api_mod.WriteOptions:
+    dry = _getall(q, "dryRun")
+    bad = [d for d in dry if d != "All"]
+    if bad:
+        raise _options_invalid(
+            options_kind,
+            FieldError(
+                type="FieldValueNotSupported",
+                field="dryRun",
+                value=list(dry),
+                has_value=True,
+                detail='supported values: "All"',
+            ),
+        )
+    validation = q.get("fieldValidation", "") or "Warn"
+    if validation not in ("Ignore", "Warn", "Strict"):
+        raise _options_invalid(
+            options_kind,
+            FieldError(
+                type="FieldValueNotSupported",
+                field="fieldValidation",
+                value=validation,
+                has_value=True,
+                detail='supported values: "Ignore", "Strict", "Warn"',
+            ),
+        )
+    field_manager = q.get("fieldManager", "")
+    force = _bool(q.get("force")) if "force" in q else False
+    return api_mod.WriteOptions(
+        manager=auth.manager_for(field_manager, request.headers.get("User-Agent", "")),
+        explicit_manager=bool(field_manager),
+        dry_run=bool(dry),
+        field_validation=validation,
+        force=force,
+        user=user,
+    )
+
+
+def _list_option_errors(rv: str, match: str, cont: str, q: Mapping[str, str]) -> list[FieldError]:
+    errs: list[FieldError] = []
+    if match:
+        if not rv:
+            errs.append(
+                _forbidden(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                )
+            )
+        if cont:
+            errs.append(
+                _forbidden(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden when continue is provided",
+                )
+            )
+        if match not in ("Exact", "NotOlderThan"):
+            errs.append(
+                FieldError(
+                    type="FieldValueNotSupported",
+                    field="resourceVersionMatch",
+                    value=match,
+                    has_value=True,
+                    detail='supported values: "Exact", "NotOlderThan", ""',
+                )
+            )
+        if match == "Exact" and rv == "0":
+            errs.append(
+                _forbidden(
+                    "resourceVersionMatch",
+                    'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+                )
+            )
+    if "sendInitialEvents" in q:
+        errs.append(_forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    return errs
+
+
+def _watch_option_errors(match: str, send_initial: bool | None, cont: str) -> list[FieldError]:
+    errs: list[FieldError] = []
+    if send_initial is not None and match != "NotOlderThan":
+        errs.append(
+            _forbidden(
+                "resourceVersionMatch",
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            )
+        )
+    if match:
+        if send_initial is None:
+            errs.append(
+                _forbidden(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents "
+                    "is provided",
+                )
+            )
+        if match != "NotOlderThan":
+            errs.append(
+                FieldError(
+                    type="FieldValueNotSupported",
+                    field="resourceVersionMatch",
+                    value=match,
+                    has_value=True,
+                    detail='supported values: "NotOlderThan"',
+                )
+            )
+        if cont:
+            errs.append(
+                _forbidden(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden when continue is provided",
+                )
+            )
+    return errs
+
+
+def _forbidden(path: str, detail: str) -> FieldError:
+    return FieldError(type="FieldValueForbidden", field=path, detail=detail)
+
+
+def _delete_options(q: Mapping[str, str], raw: bytes) -> api_mod.DeleteOptions:
+    """DeleteOptions from the JSON body if there is one (then the query is ignored)."""
+    if raw.strip():
+        body = _decode_json(raw, what="DeleteOptions")
+        if not isinstance(body, dict):
+            raise status.bad_request("the body of the request is not a DeleteOptions object")
+        pre = body.get("preconditions") or {}
+        dry = body.get("dryRun") or []
+        orphan = body.get("orphanDependents")
+        policy = body.get("propagationPolicy") or ""
+        grace = body.get("gracePeriodSeconds")
+    else:
+        pre = {}
+        dry = _getall(q, "dryRun")
+        orphan = _opt_bool(q, "orphanDependents")
+        policy = q.get("propagationPolicy", "")
+        grace_text = q.get("gracePeriodSeconds")
+        grace = _parse_int(grace_text, "gracePeriodSeconds") if grace_text else None
+    errs: list[FieldError] = []
+    if policy and policy not in ("Orphan", "Background", "Foreground"):
+        errs.append(
+            FieldError(
+                type="FieldValueNotSupported",
+                field="propagationPolicy",
+                value=policy,
+                has_value=True,
+                detail='supported values: "Foreground", "Background", "Orphan", "nil"',
+            )
+        )
+    if policy and orphan is not None:
+        errs.append(
+            FieldError(
+                type="FieldValueInvalid",
+                field="propagationPolicy",
+                value=policy,
+                has_value=True,
+                detail="orphanDependents and deletionPropagation cannot be both set",
+            )
+        )
+    if [d for d in dry if d != "All"]:
+        errs.append(
+            FieldError(
+                type="FieldValueNotSupported",
+                field="dryRun",
+                value=list(dry),
+                has_value=True,
+                detail='supported values: "All"',
+            )
+        )
+    if errs:
+        raise _options_invalid("DeleteOptions", *errs)
+    return api_mod.DeleteOptions(
+        propagation=policy,
+        grace_period=grace,
+        precondition_uid=str(pre.get("uid") or ""),
+        precondition_rv=str(pre.get("resourceVersion") or ""),
+        orphan_dependents=orphan,
+        dry_run=bool(dry),
+    )
+
+
+# Bodies and responses ----------------------------------------------------------------
+
+
+async def _read_body(request: web.Request) -> bytes:
+    """The request body, or 413 once it passes 3 MiB."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise status.entity_too_large(MAX_BODY)
+    chunks = []
+    size = 0
+    while True:
+        chunk = await request.content.read(65536)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise status.entity_too_large(MAX_BODY)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode_json(raw: bytes, *, what: str) -> Any:
+    if not raw.strip():
+        raise status.bad_request(f"the body of the request is empty: expected a {what}")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise status.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
+
+
+def _decode_yaml(raw: bytes) -> Any:
+    if not raw.strip():
+        raise status.bad_request("the body of the request is empty")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return yaml.load(raw, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        line = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            line = f"line {mark.line + 1}: "
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise status.bad_request(f"error converting YAML to JSON: yaml: {line}{problem}") from None
+
+
+def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    out = {**_BASE_HEADERS, "Audit-Id": str(uuid.uuid4())}
+    if extra:
+        out.update(extra)
+    return out
+
+
+def _json_response(code: int, body: JSON, warnings: list[str] | None = None) -> web.Response:
+    resp = web.Response(status=code, body=orjson.dumps(body), headers=_headers())
+    for warning in warnings or []:
+        escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+        resp.headers.add("Warning", f'299 - "{escaped}"')
+    return resp
+
+
+def _reply_response(reply: api_mod.Reply) -> web.Response:
+    return _json_response(reply.code, reply.body, reply.warnings)
+
+
+def _status_response(err: StatusError) -> web.Response:
+    return web.Response(
+        status=err.code, body=orjson.dumps(err.to_json()), headers=_headers(err.headers)
+    )
+
+
+def _apf_response(retry_after: int) -> web.Response:
+    return web.Response(
+        status=429,
+        body=faults.APF_BODY,
+        headers={
+            "Content-Type": "text/plain; charset=utf-8",
+            "Retry-After": str(retry_after),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -1,0 +1,224 @@
+"""Per-type write rules, like kube-apiserver's registry strategies.
+
+What a type's strategy does on create and update beyond the generic path: the status a
+new object starts with (a status subresource clears the client's status), fields reset
+on the main resource vs. ``/status``, Namespace defaults, Service IP and node-port
+allocation, CRD name checks, and the immutable fields GitOps tools meet most often.
+The generic path (``api``) calls these; field defaulting proper is in ``merging``.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from daemon.sim.resources import ResourceType
+from daemon.sim.status import FieldError
+
+JSON = dict[str, Any]
+
+# The status a fresh object shows; required members of the typed models are present,
+# because kubernetes_asyncio validates required fields when it deserializes.
+_INITIAL_STATUS: dict[str, JSON] = {
+    "deployments.apps": {},
+    "replicasets.apps": {"replicas": 0},
+    "statefulsets.apps": {"replicas": 0, "availableReplicas": 0},
+    "daemonsets.apps": {
+        "currentNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberReady": 0,
+    },
+    "jobs.batch": {},
+    "cronjobs.batch": {},
+    "services": {"loadBalancer": {}},
+    "ingresses.networking.k8s.io": {"loadBalancer": {}},
+    "persistentvolumeclaims": {"phase": "Pending"},
+    "pods": {"phase": "Pending", "qosClass": "BestEffort"},
+    "namespaces": {"phase": "Active"},
+    "resourcequotas": {},
+    "horizontalpodautoscalers.autoscaling": {"desiredReplicas": 0},
+    "poddisruptionbudgets.policy": {
+        "disruptionsAllowed": 0,
+        "currentHealthy": 0,
+        "desiredHealthy": 0,
+        "expectedPods": 0,
+    },
+    "customresourcedefinitions.apiextensions.k8s.io": {
+        "acceptedNames": {"plural": "", "kind": ""},
+    },
+}
+
+_IMMUTABLE = "field is immutable"
+
+
+@dataclass(kw_only=True)
+class Allocator:
+    """Service cluster IPs (10.96.0.0/12) and node ports (30000-32767), never reused."""
+
+    next_ip: int = int(ipaddress.IPv4Address("10.96.0.10"))
+    next_port: int = 30000
+    used_ports: set[int] = field(default_factory=set)
+
+    def cluster_ip(self) -> str:
+        """The next free cluster IP."""
+        ip = str(ipaddress.IPv4Address(self.next_ip))
+        self.next_ip += 1
+        return ip
+
+    def node_port(self) -> int:
+        """The next free node port."""
+        while self.next_port in self.used_ports:
+            self.next_port += 1
+        self.used_ports.add(self.next_port)
+        return self.next_port
+
+
+def prepare_create(rt: ResourceType, obj: JSON, alloc: Allocator) -> None:
+    """Type-specific changes to a new object (in place), before defaulting."""
+    if rt.status:
+        initial = _INITIAL_STATUS.get(rt.rid)
+        if initial is None:
+            obj.pop("status", None)
+        else:
+            obj["status"] = copy.deepcopy(initial)
+    if rt.rid == "namespaces":
+        meta = obj["metadata"]
+        meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
+        spec = obj.setdefault("spec", {})
+        spec["finalizers"] = ["kubernetes"]
+    elif rt.rid == "services":
+        _allocate_service(obj, alloc)
+    elif rt.rid == "customresourcedefinitions.apiextensions.k8s.io":
+        meta = obj["metadata"]
+        fins = meta.setdefault("finalizers", [])
+        if "customresourcecleanup.apiextensions.k8s.io" not in fins:
+            fins.append("customresourcecleanup.apiextensions.k8s.io")
+        versions = [v.get("name") for v in (obj.get("spec") or {}).get("versions") or []]
+        storage = [v.get("name") for v in obj["spec"].get("versions") or [] if v.get("storage")]
+        obj["status"]["storedVersions"] = storage or versions[:1]
+
+
+def _allocate_service(obj: JSON, alloc: Allocator) -> None:
+    spec = obj.setdefault("spec", {})
+    kind = spec.get("type") or "ClusterIP"
+    if kind != "ExternalName" and not spec.get("clusterIP"):
+        ip = alloc.cluster_ip()
+        spec["clusterIP"] = ip
+        spec["clusterIPs"] = [ip]
+    elif spec.get("clusterIP") and not spec.get("clusterIPs"):
+        spec["clusterIPs"] = [spec["clusterIP"]]
+    if kind in ("NodePort", "LoadBalancer"):
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict) and not port.get("nodePort"):
+                port["nodePort"] = alloc.node_port()
+
+
+def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str) -> None:
+    """Reset what this endpoint may not change (in place).
+
+    The main resource keeps the old status, ``/status`` the old spec (and Deployment
+    labels), ``/finalize`` everything but ``spec.finalizers``.
+    """
+    if subresource == "status":
+        if "spec" in old:
+            new["spec"] = copy.deepcopy(old["spec"])
+        else:
+            new.pop("spec", None)
+        if rt.rid == "deployments.apps":
+            _keep(old["metadata"], new["metadata"], "labels")
+    elif subresource == "finalize":
+        finalizers = (new.get("spec") or {}).get("finalizers")
+        rv = new["metadata"].get("resourceVersion")
+        new.clear()
+        new.update(copy.deepcopy(old))
+        if rv is not None:
+            new["metadata"]["resourceVersion"] = rv
+        spec = new.setdefault("spec", {})
+        if finalizers:
+            spec["finalizers"] = finalizers
+        else:
+            spec.pop("finalizers", None)
+    elif rt.status:
+        if "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+        else:
+            new.pop("status", None)
+    if rt.rid == "services":
+        spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
+        if not spec.get("clusterIP") and old_spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+            spec["clusterIPs"] = old_spec.get("clusterIPs", [old_spec["clusterIP"]])
+
+
+def _keep(old: JSON, new: JSON, key: str) -> None:
+    if key in old:
+        new[key] = copy.deepcopy(old[key])
+    else:
+        new.pop(key, None)
+
+
+def validate(rt: ResourceType, obj: JSON) -> list[FieldError]:
+    """Type-specific checks the generic metadata validation does not cover."""
+    spec = obj.get("spec") or {}
+    errs: list[FieldError] = []
+    if rt.group == "apps" and "replicas" in spec:
+        replicas = spec["replicas"]
+        if isinstance(replicas, int) and replicas < 0:
+            errs.append(
+                FieldError(
+                    type="FieldValueInvalid",
+                    field="spec.replicas",
+                    value=replicas,
+                    has_value=True,
+                    detail="must be greater than or equal to 0",
+                )
+            )
+    if rt.rid == "customresourcedefinitions.apiextensions.k8s.io":
+        names = spec.get("names") or {}
+        want = f"{names.get('plural', '')}.{spec.get('group', '')}"
+        if obj["metadata"].get("name") != want:
+            errs.append(
+                FieldError(
+                    type="FieldValueInvalid",
+                    field="metadata.name",
+                    value=obj["metadata"].get("name", ""),
+                    has_value=True,
+                    detail='must be spec.names.plural+"."+spec.group',
+                )
+            )
+    return errs
+
+
+def validate_update(rt: ResourceType, old: JSON, new: JSON) -> list[FieldError]:
+    """Immutable fields: workload selectors, Job template, Service clusterIP, immutable data."""
+    errs: list[FieldError] = []
+    old_spec, spec = old.get("spec") or {}, new.get("spec") or {}
+    if rt.group == "apps" and old_spec.get("selector") != spec.get("selector"):
+        errs.append(_immutable("spec.selector", spec.get("selector")))
+    if rt.rid == "jobs.batch":
+        if old_spec.get("selector") != spec.get("selector"):
+            errs.append(_immutable("spec.selector", spec.get("selector")))
+        if old_spec.get("template") != spec.get("template"):
+            errs.append(_immutable("spec.template", spec.get("template")))
+    if rt.rid == "services" and old_spec.get("clusterIP") != spec.get("clusterIP"):
+        errs.append(_immutable("spec.clusterIPs[0]", spec.get("clusterIP")))
+    if rt.rid in ("configmaps", "secrets") and old.get("immutable"):
+        errs.extend(
+            FieldError(
+                type="FieldValueForbidden",
+                field=key,
+                detail="field is immutable when `immutable` is set",
+            )
+            for key in ("data", "binaryData", "stringData")
+            if old.get(key) != new.get(key)
+        )
+    return errs
+
+
+def _immutable(path: str, value: Any) -> FieldError:
+    return FieldError(
+        type="FieldValueInvalid", field=path, value=value, has_value=True, detail=_IMMUTABLE
+    )

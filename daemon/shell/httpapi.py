@@ -1,0 +1,142 @@
+"""The daemon's HTTP server (aiohttp, embedded with ``AppRunner`` in the daemon's loop).
+
+Today it serves ``GET /healthz`` and the webhooks ``POST /hooks/{github,gitlab,generic}``;
+later parts add ``/readyz``, ``/metrics``, ``/api``, ``/ui`` with ``Server.add_routes``
+before ``run``, and reach shared resources through typed ``web.AppKey`` entries
+(``HOOKS`` here). It binds the configured ``http.listen`` address, loopback by default.
+
+Webhooks: the body is read up to ``core.webhooks.MAX_BODY`` (1 MiB; more is 413),
+authenticated and matched by ``core.webhooks.decide`` against the sources' secrets in
+constant time (401 and no poll when nothing verifies), and a push asks the poller for
+an immediate, debounced poll of the sources it concerns (202). Unknown events are
+answered 202 and ignored. Deciding is the core's job; polling is the poller's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+import orjson
+from aiohttp import web
+
+from daemon import logs
+from daemon.core import webhooks
+
+log = logs.get("http")
+
+Trigger = Callable[[Sequence[str]], Sequence[str]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hooks:
+    """What the webhook handlers need: the sources and a way to ask for a poll."""
+
+    sources: Sequence[webhooks.HookSource]
+    trigger: Trigger
+
+
+HOOKS = web.AppKey("hooks", Hooks)
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` too) of ``http.listen``; a bare ``:port`` means loopback."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"http.listen {listen!r}: write host:port, e.g. 127.0.0.1:8089")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+class Server:
+    """An aiohttp application served on one address until cancelled."""
+
+    def __init__(self, listen: str, *, hooks: Hooks | None = None) -> None:
+        """Serve on ``listen``; webhooks are enabled when ``hooks`` is given."""
+        self.host, self.port = parse_listen(listen)
+        self.app = web.Application(client_max_size=webhooks.MAX_BODY)
+        self.app.router.add_get("/healthz", _healthz)
+        if hooks is not None:
+            self.app[HOOKS] = hooks
+            for dialect in webhooks.Dialect:
+                self.app.router.add_post(f"/hooks/{dialect.value}", _hook_handler(dialect))
+        self.bound: tuple[str, int] | None = None
+        self.started = asyncio.Event()
+
+    def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
+        """Add routes (before ``run``)."""
+        self.app.router.add_routes(routes)
+
+    async def run(self) -> None:
+        """Listen, serve until cancelled, then close every connection."""
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+            await site.start()
+            address = runner.addresses[0]
+            self.bound = (str(address[0]), int(address[1]))
+            log.info("http.listening", host=self.bound[0], port=self.bound[1])
+            self.started.set()
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+
+async def _healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def _reply(status: int, doc: dict[str, object]) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(doc), content_type="application/json")
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is longer than ``limit`` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _hook_handler(dialect: webhooks.Dialect) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        hooks = request.app[HOOKS]
+        body = await _read_limited(request, webhooks.MAX_BODY)
+        if body is None:
+            return _reply(413, {"error": f"body over {webhooks.MAX_BODY} bytes"})
+        try:
+            payload = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            payload = None
+        decision = webhooks.decide(
+            dialect,
+            headers=request.headers,
+            body=body,
+            payload=payload,
+            named=request.query.getall("source", []),
+            configured=hooks.sources,
+        )
+        match decision.verdict:
+            case webhooks.Verdict.UNAUTHORIZED:
+                log.warning("hook.unauthorized", dialect=dialect.value, remote=request.remote)
+                return _reply(
+                    401, {"error": "no configured source accepts this signature or token"}
+                )
+            case webhooks.Verdict.PING:
+                return _reply(200, {"pong": list(decision.sources)})
+            case webhooks.Verdict.IGNORE:
+                return _reply(202, {"ignored": decision.event})
+            case webhooks.Verdict.POLL:
+                polled = list(hooks.trigger(decision.sources))
+                log.info("hook.push", dialect=dialect.value, sources=polled)
+                return _reply(202, {"polling": polled})
+
+    return handle

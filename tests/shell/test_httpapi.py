@@ -1,0 +1,222 @@
+"""The HTTP server: health, and webhooks authenticated per source in three dialects."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Sequence
+
+import aiohttp
+import orjson
+import pytest
+
+from daemon.core import webhooks
+from daemon.shell import httpapi
+
+SOURCES = [
+    webhooks.HookSource(name="app", url="git@github.com:org/repo.git", secret=b"gh-secret"),
+    webhooks.HookSource(name="mirror", url="https://github.com/org/repo", secret=b"other-secret"),
+    webhooks.HookSource(
+        name="lab", url="https://gitlab.example.org/team/cfg.git", secret=b"lab-token"
+    ),
+    webhooks.HookSource(name="open", url="https://example.org/open.git", secret=None),
+]
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, names: Sequence[str]) -> Sequence[str]:
+        self.calls.append(list(names))
+        return list(names)
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[str, _Recorder]]:
+    """A server on an ephemeral loopback port with the sources above; yields its base URL."""
+    trigger = _Recorder()
+    server = httpapi.Server("127.0.0.1:0", hooks=httpapi.Hooks(sources=SOURCES, trigger=trigger))
+    task = asyncio.create_task(server.run())
+    await asyncio.wait_for(server.started.wait(), 10)
+    assert server.bound is not None
+    yield f"http://127.0.0.1:{server.bound[1]}", trigger
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def _github_push(url: str = "https://github.com/Org/Repo.git") -> bytes:
+    ssh = url.replace("https://github.com/", "git@github.com:")
+    return orjson.dumps(
+        {"ref": "refs/heads/main", "repository": {"clone_url": url, "ssh_url": ssh}}
+    )
+
+
+async def _post(base: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, object]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(base + path, data=io.BytesIO(body), headers=headers) as resp,
+    ):
+        return resp.status, await resp.json()
+
+
+async def test_healthz(served: tuple[str, _Recorder]) -> None:
+    """GET /healthz answers ok."""
+    base, _ = served
+    async with aiohttp.ClientSession() as session, session.get(base + "/healthz") as resp:
+        assert (resp.status, await resp.json()) == (200, {"status": "ok"})
+
+
+async def test_github_push_with_valid_signature_polls_the_matching_sources(
+    served: tuple[str, _Recorder],
+) -> None:
+    """A signed push polls the sources whose URL matches and whose secret verifies it (not the others)."""
+    base, trigger = served
+    body = _github_push()
+    sig = "sha256=" + webhooks.hmac_hex(b"gh-secret", body)
+    reply = await _post(
+        base, "/hooks/github", body, {"X-GitHub-Event": "push", "X-Hub-Signature-256": sig}
+    )
+    assert (reply, trigger.calls) == ((202, {"polling": ["app"]}), [["app"]])
+
+
+async def test_github_bad_signature_is_401_and_polls_nothing(served: tuple[str, _Recorder]) -> None:
+    """A wrong, missing or malformed signature gets 401 and no poll."""
+    base, trigger = served
+    body = _github_push()
+    replies = [
+        await _post(
+            base,
+            "/hooks/github",
+            body,
+            {"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + "0" * 64},
+        ),
+        await _post(base, "/hooks/github", body, {"X-GitHub-Event": "push"}),
+        await _post(
+            base,
+            "/hooks/github",
+            body,
+            {"X-GitHub-Event": "push", "X-Hub-Signature-256": "md5=abc"},
+        ),
+        await _post(
+            base,
+            "/hooks/github",
+            _github_push("https://github.com/someone/else"),
+            {
+                "X-GitHub-Event": "push",
+                "X-Hub-Signature-256": "sha256="
+                + webhooks.hmac_hex(b"gh-secret", _github_push("https://github.com/someone/else")),
+            },
+        ),
+    ]
+    unauthorized = (401, {"error": "no configured source accepts this signature or token"})
+    assert (replies, trigger.calls) == ([unauthorized] * 4, [])
+
+
+async def test_github_ping_and_unknown_events_do_not_poll(served: tuple[str, _Recorder]) -> None:
+    """Ping is answered, other events are accepted with 202 and ignored."""
+    base, trigger = served
+    body = _github_push()
+    sig = "sha256=" + webhooks.hmac_hex(b"gh-secret", body)
+    ping = await _post(
+        base, "/hooks/github", body, {"X-GitHub-Event": "ping", "X-Hub-Signature-256": sig}
+    )
+    issue = await _post(
+        base, "/hooks/github", body, {"X-GitHub-Event": "issues", "X-Hub-Signature-256": sig}
+    )
+    assert (ping, issue, trigger.calls) == (
+        (200, {"pong": ["app"]}),
+        (202, {"ignored": "issues"}),
+        [],
+    )
+
+
+async def test_bodies_over_one_mib_get_413(served: tuple[str, _Recorder]) -> None:
+    """A body of 1 MiB + 1 byte is refused with 413 before anything else; 1 MiB is read (and then judged)."""
+    base, trigger = served
+    over = b"x" * (webhooks.MAX_BODY + 1)
+    exact = b"x" * webhooks.MAX_BODY
+    big = await _post(base, "/hooks/github", over, {"X-GitHub-Event": "push"})
+    fits = await _post(
+        base, "/hooks/generic?source=app", exact, {"Authorization": "Bearer gh-secret"}
+    )
+    assert (big[0], fits, trigger.calls) == (413, (202, {"polling": ["app"]}), [["app"]])
+
+
+async def test_gitlab_token(served: tuple[str, _Recorder]) -> None:
+    """GitLab's X-Gitlab-Token must equal the source's secret; push and tag push poll, others are ignored."""
+    base, trigger = served
+    body = orjson.dumps({"project": {"git_http_url": "https://gitlab.example.org/team/cfg.git"}})
+    good = {"X-Gitlab-Token": "lab-token"}
+    replies = [
+        await _post(base, "/hooks/gitlab", body, {**good, "X-Gitlab-Event": "Push Hook"}),
+        await _post(base, "/hooks/gitlab", body, {**good, "X-Gitlab-Event": "Tag Push Hook"}),
+        await _post(base, "/hooks/gitlab", body, {**good, "X-Gitlab-Event": "Merge Request Hook"}),
+        await _post(
+            base,
+            "/hooks/gitlab",
+            body,
+            {"X-Gitlab-Token": "lab-token-", "X-Gitlab-Event": "Push Hook"},
+        ),
+    ]
+    assert (replies, trigger.calls) == (
+        [
+            (202, {"polling": ["lab"]}),
+            (202, {"polling": ["lab"]}),
+            (202, {"ignored": "Merge Request Hook"}),
+            (401, {"error": "no configured source accepts this signature or token"}),
+        ],
+        [["lab"], ["lab"]],
+    )
+
+
+async def test_generic_bearer_hmac_and_names(served: tuple[str, _Recorder]) -> None:
+    """Generic hooks name sources by ?source= or payload; a bearer token or an HMAC header authenticates."""
+    base, trigger = served
+    body = orjson.dumps({"source": "mirror"})
+    replies = [
+        await _post(base, "/hooks/generic?source=app", b"", {"Authorization": "Bearer gh-secret"}),
+        await _post(
+            base,
+            "/hooks/generic",
+            body,
+            {"X-Gitopsd-Signature-256": "sha256=" + webhooks.hmac_hex(b"other-secret", body)},
+        ),
+        await _post(
+            base, "/hooks/generic?source=app", b"", {"Authorization": "Bearer other-secret"}
+        ),
+        await _post(base, "/hooks/generic?source=open", b"", {"Authorization": "Bearer "}),
+        await _post(
+            base,
+            "/hooks/generic?source=app",
+            b"",
+            {"Authorization": "Bearer gh-secret", "X-Gitopsd-Event": "tag"},
+        ),
+    ]
+    unauthorized = (401, {"error": "no configured source accepts this signature or token"})
+    assert (replies, trigger.calls) == (
+        [
+            (202, {"polling": ["app"]}),
+            (202, {"polling": ["mirror"]}),
+            unauthorized,
+            unauthorized,
+            (202, {"ignored": "tag"}),
+        ],
+        [["app"], ["mirror"]],
+    )
+
+
+def test_listen_address_defaults_to_loopback() -> None:
+    """A bare :port listens on 127.0.0.1; host and IPv6 forms parse; garbage is refused."""
+    assert [
+        httpapi.parse_listen(":8089"),
+        httpapi.parse_listen("0.0.0.0:80"),
+        httpapi.parse_listen("[::1]:9"),
+    ] == [
+        ("127.0.0.1", 8089),
+        ("0.0.0.0", 80),
+        ("::1", 9),
+    ]
+    with pytest.raises(ValueError, match="host:port"):
+        httpapi.parse_listen("localhost")

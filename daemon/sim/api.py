@@ -144,7 +144,10 @@ class Api:
         pruned, unknown = merging.drop_unknown_fields(rt, obj)
         if unknown and opts.field_validation == "Strict":
             detail = ", ".join(f'unknown field "{p}"' for p in unknown)
-            raise status.bad_request(f"strict decoding error: {detail}")
+            raise status.bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                f"strict decoding error: {detail}"
+            )
         return pruned, [f'unknown field "{p}"' for p in unknown]
 
     # Create ------------------------------------------------------------------------
@@ -179,7 +182,7 @@ class Api:
             raise status.already_exists(resource=rt.plural, group=rt.group, name=name)
         if managed is None:
             managed = merging.track_update(
-                rt, None, obj, manager=opts.manager, subresource="", now=self.clock()
+                rt, None, obj, manager=opts.manager, subresource="", now=self.now()
             )
         _set_managed(obj, managed)
         obj = metadata.ordered(obj)
@@ -285,7 +288,7 @@ class Api:
             metadata.bump_generation(rt, old, new)
         if managed is None:
             managed = merging.track_update(
-                rt, old, new, manager=opts.manager, subresource=subresource, now=self.clock()
+                rt, old, new, manager=opts.manager, subresource=subresource, now=self.now()
             )
         _set_managed(new, managed)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
@@ -336,7 +339,7 @@ class Api:
         old = self.lookup(rt, namespace, name)
         current = scale_of(rt, old) if subresource == "scale" else self.serve(rt, old)
         if content_type == "application/json-patch+json":
-            patched = merging.json_patch(current, body)
+            patched = merging.json_patch(current, body, field_validation=opts.field_validation)
         elif content_type == "application/merge-patch+json":
             patched = merging.merge_patch(current, body)
         else:
@@ -384,7 +387,7 @@ class Api:
             manager=opts.manager,
             force=opts.force,
             subresource=subresource,
-            now=self.clock(),
+            now=self.now(),
         )
         new = normalize_body(rt, merged, api_version=self._storage_api_version(rt))
         new["metadata"]["name"] = name

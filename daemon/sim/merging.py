@@ -5,15 +5,19 @@ merge, defaulting) live in sibling modules written separately (``schema``, ``fie
 ``apply``, ``patch``, ``defaults``). This adapter gives the server a stable, small surface
 and translates their errors into Status errors. Where a sibling module is not there yet,
 the adapter falls back to a plain implementation that is enough for the server's own
-tests (RFC 7386 merge patch, RFC 6902 JSON patch, apply as merge without ownership).
+tests (RFC 7386 merge patch, RFC 6902 JSON patch, apply as merge without ownership);
+the fallbacks go once the algorithms are complete.
 """
 
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+import importlib
 from typing import Any
 
+from daemon.sim import apply as apply_mod
+from daemon.sim import patch as patch_mod
+from daemon.sim import schema as schema_mod
 from daemon.sim import status
 from daemon.sim.resources import ResourceType
 
@@ -32,20 +36,69 @@ def accepted_patch_types(rt: ResourceType) -> list[str]:
     return [t for t in PATCH_TYPES if rt.strategic_merge or "strategic" not in t]
 
 
+def schema_of(rt: ResourceType) -> schema_mod.TypeSchema:
+    """The type topology of a resource (built-in from kubernetes-validate, CR from its CRD)."""
+    key = (rt.rid, rt.version, id(rt.schema))
+    found = _SCHEMAS.get(key)
+    if found is None:
+        if rt.custom:
+            found = schema_mod.from_openapi(
+                rt.schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+            )
+        else:
+            found = schema_mod.for_kind(rt.group, rt.version, rt.kind) or schema_mod.DEDUCED
+        _SCHEMAS[key] = found
+    return found
+
+
+_SCHEMAS: dict[tuple[str, str, int], schema_mod.TypeSchema] = {}
+
+
 def apply_defaults(rt: ResourceType, obj: JSON) -> JSON:
     """The object with the server's defaults filled in (idempotent)."""
-    del rt
-    return obj
+    module = _optional("defaults")
+    if module is None or rt.custom:
+        return obj
+    try:
+        return module.apply_defaults(obj, group=rt.group, kind=rt.kind)  # type: ignore[no-any-return]
+    except NotImplementedError:
+        return obj
 
 
 def drop_unknown_fields(rt: ResourceType, obj: JSON) -> tuple[JSON, list[str]]:
     """The object without fields its schema does not know, and those fields' paths."""
-    del rt
-    return obj, []
+    if rt.custom and rt.preserve_unknown:
+        return obj, []
+    try:
+        return schema_mod.prune_unknown(obj, schema_of(rt))
+    except NotImplementedError:
+        return obj, []
 
 
-def json_patch(obj: JSON, ops: Any) -> JSON:
-    """RFC 6902: apply ``ops`` to a copy of ``obj``; 400 for a non-array, 422 on failure."""
+def _optional(name: str) -> Any:
+    """A sibling module that may not exist yet (the algorithms land separately)."""
+    try:
+        return importlib.import_module(f"daemon.sim.{name}")
+    except ImportError:
+        return None
+
+
+def _status_from(err: Any) -> status.StatusError:
+    body = err.status()
+    return status.StatusError(code=int(body["code"]), raw=body)
+
+
+def json_patch(obj: JSON, ops: Any, *, field_validation: str = "Warn") -> JSON:
+    """RFC 6902: apply ``ops`` to ``obj``; 400 for a non-array, 422 on failure."""
+    try:
+        return patch_mod.json_patch(obj, ops, field_validation=field_validation)
+    except NotImplementedError:
+        return _fallback_json_patch(obj, ops)
+    except patch_mod.PatchError as exc:
+        raise _status_from(exc) from None
+
+
+def _fallback_json_patch(obj: JSON, ops: Any) -> JSON:
     if not isinstance(ops, list):
         raise status.bad_request(
             "json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp"
@@ -127,6 +180,15 @@ def _json_patch_op(doc: Any, op: Any) -> Any:
 
 def merge_patch(obj: JSON, patch: Any) -> JSON:
     """RFC 7386: maps merge, null deletes, everything else replaces."""
+    try:
+        return patch_mod.merge_patch(obj, patch)
+    except NotImplementedError:
+        return _fallback_merge_patch(obj, patch)
+    except patch_mod.PatchError as exc:
+        raise _status_from(exc) from None
+
+
+def _fallback_merge_patch(obj: JSON, patch: Any) -> JSON:
     if not isinstance(patch, dict):
         raise status.bad_request("merge patch is not a JSON object")
     out = _merge(obj, patch)
@@ -147,9 +209,22 @@ def _merge(target: Any, patch: Any) -> Any:
 
 
 def strategic_merge_patch(rt: ResourceType, obj: JSON, patch: Any) -> JSON:
-    """Strategic merge patch (built-ins only)."""
-    del rt
-    return merge_patch(obj, patch)
+    """Strategic merge patch (built-ins only; the server answers 415 for CRs)."""
+    try:
+        return patch_mod.strategic_merge_patch(obj, patch, schema_of(rt))
+    except NotImplementedError:
+        return _fallback_merge_patch(obj, patch)
+    except patch_mod.PatchError as exc:
+        raise _status_from(exc) from None
+
+
+def _reset_fields(rt: ResourceType, subresource: str) -> tuple[tuple[str, ...], ...]:
+    reset = getattr(apply_mod, "reset_fields_for", None)
+    if reset is None:
+        return ()
+    return tuple(
+        reset(group=rt.group, kind=rt.kind, subresource=subresource or None, has_status=rt.status)
+    )
 
 
 def server_side_apply(
@@ -160,12 +235,26 @@ def server_side_apply(
     manager: str,
     force: bool,
     subresource: str,
-    now: datetime,
+    now: str,
 ) -> JSON:
-    """Apply ``config`` for ``manager``; the new object with its managedFields."""
-    del rt, manager, force, subresource, now
-    base = live or {}
-    return merge_patch(base, config)
+    """Apply ``config`` for ``manager``; the merged object with its managedFields."""
+    try:
+        result = apply_mod.apply(
+            live,
+            config,
+            manager=manager,
+            force=force,
+            schema=schema_of(rt),
+            api_version=rt.api_version,
+            now=now,
+            subresource=subresource or None,
+            reset_fields=_reset_fields(rt, subresource),
+        )
+    except NotImplementedError:
+        return _fallback_merge_patch(live or {}, config)
+    except (apply_mod.ApplyConflict, apply_mod.ApplyInvalid) as exc:
+        raise _status_from(exc) from None
+    return result.object
 
 
 def track_update(
@@ -175,8 +264,20 @@ def track_update(
     *,
     manager: str,
     subresource: str,
-    now: datetime,
+    now: str,
 ) -> list[JSON]:
     """The managedFields after an Update-operation write by ``manager``."""
-    del rt, new, manager, subresource, now
-    return list((old or {}).get("metadata", {}).get("managedFields") or [])
+    try:
+        managed = apply_mod.update_managed_fields(
+            old,
+            new,
+            manager=manager,
+            schema=schema_of(rt),
+            api_version=rt.api_version,
+            now=now,
+            subresource=subresource or None,
+            reset_fields=_reset_fields(rt, subresource),
+        )
+    except NotImplementedError:
+        return list((old or {}).get("metadata", {}).get("managedFields") or [])
+    return list(managed or [])

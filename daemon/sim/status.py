@@ -96,12 +96,15 @@ class StatusError(Exception):
     retry_after: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     has_details: bool = True
+    raw: JSON | None = None  # a complete Status body built elsewhere, sent as is
 
     def __str__(self) -> str:
         return f"{self.code} {self.reason}: {self.message}"
 
     def to_json(self) -> JSON:
         """The Status object, with zero-valued members omitted as Go's ``omitempty`` does."""
+        if self.raw is not None:
+            return self.raw
         return failure_status(
             code=self.code,
             message=self.message,

@@ -1,0 +1,55 @@
+"""Helpers for the conformance suite: raw HTTP through kubernetes_asyncio's own session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from kubernetes_asyncio import client
+from multidict import CIMultiDictProxy
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """An HTTP answer exactly as the server sent it."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return orjson.loads(self.body)
+
+    @property
+    def lines(self) -> list[Any]:
+        """A watch body's events, one JSON document per line."""
+        return [orjson.loads(line) for line in self.body.split(b"\n") if line]
+
+
+class Raw:
+    """Raw requests over the ApiClient's own session, with its bearer token."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+
+    async def __call__(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        data: bytes | None = None,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> RawResponse:
+        """Send one request; ``body`` is JSON-encoded, ``data`` is sent as is."""
+        cfg = self.api.configuration
+        all_headers = {"Authorization": cfg.api_key["BearerToken"], "Content-Type": content_type}
+        all_headers.update(headers or {})
+        if body is not None:
+            data = orjson.dumps(body)
+        session = self.api.rest_client.pool_manager
+        async with session.request(method, cfg.host + path, headers=all_headers, data=data) as resp:
+            return RawResponse(resp.status, resp.headers, await resp.read())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,5 +52,8 @@ class Raw:
         if body is not None:
             data = orjson.dumps(body)
         session = self.api.rest_client.pool_manager
-        async with session.request(method, cfg.host + path, headers=all_headers, data=data) as resp:
+        payload: Any = io.BytesIO(data) if data is not None and len(data) > 1 << 20 else data
+        async with session.request(
+            method, cfg.host + path, headers=all_headers, data=payload
+        ) as resp:
             return RawResponse(resp.status, resp.headers, await resp.read())

@@ -34,9 +34,9 @@ _BASE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-cache,
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class LoggedRequest:
-    """One served request, as tests read it from the request log."""
+    """One request, as tests read it from the request log (``code`` 0 while in flight)."""
 
     time: float
     method: str
@@ -79,10 +79,10 @@ class Frontend:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve one request; never raises."""
-        ident = ["?", ""]  # verb, user: known once authenticated
+        entry = self._log(request)
         code = 500
         try:
-            response = await self._serve(request, ident)
+            response = await self._serve(request, entry)
             code = response.status
         except StatusError as exc:
             code = exc.code
@@ -108,14 +108,14 @@ class Frontend:
         else:
             return response
         finally:
-            self._log(request, verb=ident[0], user=ident[1], code=code)
+            entry.code = code
 
-    async def _serve(self, request: web.Request, ident: list[str]) -> web.StreamResponse:
+    async def _serve(self, request: web.Request, entry: LoggedRequest) -> web.StreamResponse:
         user = auth.user_for(self.tokens, request.headers.get("Authorization"))
         if user is None:
             raise status.unauthorized()
         verb = _verb(request)
-        ident[:] = [verb, user]
+        entry.verb, entry.user = verb, user
         injected = self.faults.check(verb, request.path)
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
@@ -125,22 +125,22 @@ class Frontend:
             raise injected.error
         return await self._dispatch(request, verb, user)
 
-    def _log(self, request: web.Request, *, verb: str, user: str, code: int) -> None:
+    def _log(self, request: web.Request) -> LoggedRequest:
         if len(self.requests) >= self.log_limit:
             del self.requests[: self.log_limit // 10]
-        self.requests.append(
-            LoggedRequest(
-                time=time.time(),
-                method=request.method,
-                path=request.path,
-                query=request.query_string,
-                verb=verb,
-                user=user,
-                user_agent=request.headers.get("User-Agent", ""),
-                code=code,
-                content_type=request.headers.get("Content-Type", ""),
-            )
+        entry = LoggedRequest(
+            time=time.time(),
+            method=request.method,
+            path=request.path,
+            query=request.query_string,
+            verb="",
+            user="",
+            user_agent=request.headers.get("User-Agent", ""),
+            code=0,
+            content_type=request.headers.get("Content-Type", ""),
         )
+        self.requests.append(entry)
+        return entry
 
     async def _dispatch(self, request: web.Request, verb: str, user: str) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]

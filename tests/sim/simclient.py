@@ -57,3 +57,20 @@ class Raw:
             method, cfg.host + path, headers=all_headers, data=payload
         ) as resp:
             return RawResponse(resp.status, resp.headers, await resp.read())
+
+
+async def read_lines(raw: Raw, path: str, count: int) -> list[Any]:
+    """The first ``count`` events of a watch (then the connection is closed)."""
+    cfg = raw.api.configuration
+    headers = {"Authorization": cfg.api_key["BearerToken"]}
+    session = raw.api.rest_client.pool_manager
+    out: list[Any] = []
+    async with session.get(cfg.host + path, headers=headers) as resp:
+        assert (resp.status, resp.headers["Content-Type"]) == (200, "application/json")
+        while len(out) < count:
+            line = await resp.content.readline()
+            if not line:
+                break
+            assert line != b"\n", "a watch stream must not carry blank lines"
+            out.append(orjson.loads(line))
+    return out

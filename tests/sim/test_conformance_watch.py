@@ -44,10 +44,10 @@ async def test_watch_from_now_replays_state_then_changes(raw: Raw, core: client.
         modified = await anext(stream)
         await core.delete_namespaced_config_map("a", "default")
         deleted = await anext(stream)
-        for e in (modified, deleted):
-            events.append(
-                (e["type"], e["object"].metadata.name, e["object"].metadata.resource_version)
-            )
+        events.extend(
+            (e["type"], e["object"].metadata.name, e["object"].metadata.resource_version)
+            for e in (modified, deleted)
+        )
     rv = int(a.metadata.resource_version)
     assert events == [
         ("ADDED", "a", str(rv)),
@@ -148,17 +148,20 @@ async def test_typed_watch_raises_410_after_one_retry(
     """kubernetes_asyncio retries a 410 once, then raises ApiException(410) to the caller."""
     await raw("POST", CMS, body=cm("a"))
     sim.compact()
-    w = watch.Watch()
     with pytest.raises(ApiException) as info:
-        async with w:
-            async for _ in w.stream(
-                core.list_namespaced_config_map, "default", resource_version="1"
-            ):
-                pass
+        await drain(core, resource_version="1")
     assert (info.value.status, info.value.reason) == (
         410,
         f"Expired: too old resource version: 1 ({sim.resource_version})",
     )
+
+
+async def drain(core: client.CoreV1Api, **kwargs: Any) -> None:
+    """Read a typed watch of default's ConfigMaps to its end."""
+    w = watch.Watch()
+    async with w:
+        async for _ in w.stream(core.list_namespaced_config_map, "default", **kwargs):
+            pass
 
 
 async def test_bookmarks_and_initial_events_end(raw: Raw, sim: Emulator) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from kubernetes_asyncio import client
 from kubernetes_asyncio.dynamic import DynamicClient
 from simclient import Raw, read_lines
 
@@ -136,8 +135,10 @@ async def test_no_new_finalizers_while_deleting(raw: Raw) -> None:
     )
     assert (resp.status, resp.json()["message"]) == (
         422,
-        'ConfigMap "held" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object '
-        'is being deleted, found new finalizers []string{"example.com/y"}',
+        (
+            'ConfigMap "held" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object '
+            'is being deleted, found new finalizers []string{"example.com/y"}'
+        ),
     )
 
 
@@ -228,8 +229,10 @@ async def test_job_orphans_by_default_with_warning(raw: Raw, sim: Emulator) -> N
     await raw("POST", "/apis/batch/v1/namespaces/default/jobs", body=job)
     resp = await raw("DELETE", "/apis/batch/v1/namespaces/default/jobs/j")
     assert resp.headers.getall("Warning") == [
-        '299 - "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to '
-        'remove them or set propagationPolicy=Orphan to suppress this warning"'
+        (
+            '299 - "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to '
+            'remove them or set propagationPolicy=Orphan to suppress this warning"'
+        )
     ]
     assert resp.json()["metadata"]["finalizers"] == ["orphan"]
     assert await gone(raw, "/apis/batch/v1/namespaces/default/jobs/j", sim)
@@ -413,8 +416,10 @@ async def test_custom_resource_rules(raw: Raw, sim: Emulator) -> None:
     )
     assert (smp.status, smp.json()["message"]) == (
         415,
-        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, "
-        "application/merge-patch+json, application/apply-patch+yaml",
+        (
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, "
+            "application/merge-patch+json, application/apply-patch+yaml"
+        ),
     )
     put = await raw(
         "PUT",

@@ -169,6 +169,7 @@ class Api:
         if name:
             self._check_namespace(rt, meta.get("namespace", ""), name)
         metadata.prepare_create(rt, obj, now=self.now())
+        obj = merging.prepare_for_create(rt, obj)
         strategies.prepare_create(rt, obj, self.alloc)
         obj = merging.apply_defaults(rt, obj)
         obj, warnings = self._unknown_fields(rt, obj, opts)

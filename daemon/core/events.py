@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from daemon.core import codec
 
@@ -218,6 +218,169 @@ class AppUnpinned(EventBase):
     reason: str = ""
 
 
+@codec.event("AppConfigured")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AppConfigured(EventBase):
+    """The app's policy as configured (recorded when it changes), so decisions replay exactly.
+
+    ``policy`` is the app's settings as plain JSON (destination, sync policy,
+    restrictions); ``digest`` identifies it.
+    """
+
+    app: str
+    digest: str
+    policy: dict[str, Any]
+
+
+@codec.event("SyncRequested")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SyncRequested(EventBase):
+    """A person (or an API client) asked for a sync; the actor is in the event's meta."""
+
+    app: str
+    reason: str = ""
+
+
+class StepAction(enum.StrEnum):
+    """What a plan step does to one object."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    PRUNE = "prune"
+    REFUSED = "refused"
+    KEEP = "keep"
+    """In the inventory, no longer desired, but protected from pruning (policy or annotation)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PlanStep:
+    """One object's step in a sync plan."""
+
+    key: str
+    action: StepAction
+    wave: int = 0
+    phase: str = "Sync"
+    digest: str | None = None
+    """Digest of the desired body (none for prunes)."""
+    reason: str = ""
+
+
+@codec.event("SyncPlanned")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SyncPlanned(EventBase):
+    """A sync's ordered plan, computed from the state folded up to ``state_position``."""
+
+    app: str
+    sync_id: str
+    revision: str
+    trigger: str
+    state_position: int
+    steps: tuple[PlanStep, ...]
+
+
+@codec.event("ObjectApplied")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectApplied(EventBase):
+    """Server-side apply of one object succeeded; ``resource_version`` is the server's answer."""
+
+    app: str
+    sync_id: str
+    key: str
+    created: bool
+    resource_version: str
+    digest: str
+
+
+@codec.event("ObjectPruned")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectPruned(EventBase):
+    """An object gitopsd had applied and Git no longer declares was deleted (or was gone)."""
+
+    app: str
+    sync_id: str
+    key: str
+    already_gone: bool = False
+
+
+@codec.event("StepFailed")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StepFailed(EventBase):
+    """A step failed; ``stage`` is dry-run, apply, prune or health; the API's answer is kept."""
+
+    app: str
+    sync_id: str
+    key: str
+    stage: str
+    code: int = 0
+    reason: str = ""
+    message: str = ""
+
+
+class Change(enum.StrEnum):
+    """The kind of change a watch reported."""
+
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FieldManager:
+    """One managedFields entry, without its field set (that stays in the body's blob)."""
+
+    manager: str
+    operation: str
+    time: str | None = None
+    subresource: str = ""
+
+
+@codec.event("ObjectObserved")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectObserved(EventBase):
+    """A watched object changed in a cluster. ``digest`` names the stored body (none on delete)."""
+
+    cluster: str
+    change: Change
+    key: str
+    uid: str
+    resource_version: str
+    digest: str | None = None
+    app: str | None = None
+    managers: tuple[FieldManager, ...] = ()
+
+
+@codec.event("WatchRestarted")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WatchRestarted(EventBase):
+    """A watch was restarted with a full relist (after 410 Gone or a reconnect).
+
+    The informer records what the relist changed as ObjectObserved events of its own
+    (deletions included), so this event only marks the restart for the timeline.
+    """
+
+    cluster: str
+    resource: str
+    reason: str
+
+
+@codec.event("ClusterUnreachable")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterUnreachable(EventBase):
+    """The cluster's API stopped answering (recorded on change only)."""
+
+    cluster: str
+    error: str
+
+
+@codec.event("ClusterReachable")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterReachable(EventBase):
+    """The cluster's API answers again."""
+
+    cluster: str
+
+
 AnyEvent = (
     CommitRecorded
     | RevisionObserved
@@ -230,4 +393,14 @@ AnyEvent = (
     | HealthChanged
     | AppPinned
     | AppUnpinned
+    | AppConfigured
+    | SyncRequested
+    | SyncPlanned
+    | ObjectApplied
+    | ObjectPruned
+    | StepFailed
+    | ObjectObserved
+    | WatchRestarted
+    | ClusterUnreachable
+    | ClusterReachable
 )

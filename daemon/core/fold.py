@@ -12,30 +12,15 @@ from collections.abc import Iterable
 from typing import assert_never
 
 from daemon.core import events as ev
-from daemon.core.state import State
+from daemon.core.state import AppState, LiveObject, State, SyncProgress
 
 
 def evolve(state: State, recorded: ev.Recorded) -> State:
     """Apply one recorded event to ``state`` and return it."""
-    event = recorded.event
-    _apply(state, event)
-    if isinstance(event, _SOURCE_EVENTS):
-        src = state.source(event.source)
-        src.version = recorded.version
-        if isinstance(event, ev.RevisionObserved | ev.HistoryRewritten):
-            src.head_position = recorded.position
+    _apply(state, recorded)
     state.position = recorded.position
     state.events += 1
     return state
-
-
-_SOURCE_EVENTS = (
-    ev.CommitRecorded,
-    ev.RevisionObserved,
-    ev.HistoryRewritten,
-    ev.SourceFailed,
-    ev.SourceRecovered,
-)
 
 
 def replay(recorded: Iterable[ev.Recorded], state: State | None = None) -> State:
@@ -46,23 +31,80 @@ def replay(recorded: Iterable[ev.Recorded], state: State | None = None) -> State
     return current
 
 
-def _apply(state: State, event: ev.AnyEvent) -> None:
+def _apply(state: State, recorded: ev.Recorded) -> None:
+    event = recorded.event
+    match event:
+        # High-rate events first: the match tests cases in order.
+        case ev.ObjectObserved():
+            _observed(state, event)
+        case (
+            ev.CommitRecorded()
+            | ev.RevisionObserved()
+            | ev.HistoryRewritten()
+            | ev.SourceFailed()
+            | ev.SourceRecovered()
+        ):
+            _source(state, event, recorded)
+        case ev.DesiredStateRendered() | ev.RenderFailed():
+            _render(state.app(event.app), event)
+        case (
+            ev.SyncPlanned()
+            | ev.ObjectApplied()
+            | ev.ObjectPruned()
+            | ev.StepFailed()
+            | ev.SyncFinished()
+            | ev.SyncRequested()
+        ):
+            _sync(state.app(event.app), event, recorded.position)
+        case ev.HealthChanged() | ev.AppPinned() | ev.AppUnpinned() | ev.AppConfigured():
+            _app(state.app(event.app), event)
+        case ev.WatchRestarted() | ev.ClusterUnreachable() | ev.ClusterReachable():
+            _cluster(state, event)
+        case _:
+            assert_never(event)
+
+
+def _source(
+    state: State,
+    event: ev.CommitRecorded
+    | ev.RevisionObserved
+    | ev.HistoryRewritten
+    | ev.SourceFailed
+    | ev.SourceRecovered,
+    recorded: ev.Recorded,
+) -> None:
+    src = state.source(event.source)
+    src.version = recorded.version
     match event:
         case ev.CommitRecorded():
-            state.source(event.source).commits += 1
+            src.commits += 1
         case ev.RevisionObserved():
-            src = state.source(event.source)
             src.ref = event.ref
             src.head = event.sha
+            src.head_position = recorded.position
         case ev.HistoryRewritten():
-            src = state.source(event.source)
             src.head = event.new_head
+            src.head_position = recorded.position
         case ev.SourceFailed():
-            state.source(event.source).failing = f"{event.error_class}: {event.message}"
+            src.failing = f"{event.error_class}: {event.message}"
         case ev.SourceRecovered():
-            state.source(event.source).failing = None
+            src.failing = None
+        case _:
+            assert_never(event)
+
+
+def _render(app: AppState, event: ev.DesiredStateRendered | ev.RenderFailed) -> None:
+    match event:
         case ev.DesiredStateRendered():
-            app = state.app(event.app)
+            if app.pinned is not None and event.revision == app.pinned:
+                app.pinned_desired = dict(event.objects)
+            elif app.pinned is not None and app.pin_until_newer:
+                # A pin "until a newer commit" lifts when one is rendered.
+                app.pinned = None
+                app.pinned_desired = None
+                app.pin_until_newer = False
+            if event.revision != app.revision:
+                app.failed_syncs = 0
             app.revision = event.revision
             app.desired = dict(event.objects)
             app.render_error = None
@@ -70,26 +112,107 @@ def _apply(state: State, event: ev.AnyEvent) -> None:
             app.render_inputs = list(event.inputs)
             app.render_config = event.config
         case ev.RenderFailed():
-            app = state.app(event.app)
             app.render_error = event.error
             app.render_revision = event.revision
             app.render_inputs = None
             app.render_config = event.config
+        case _:
+            assert_never(event)
+
+
+def _sync(
+    app: AppState,
+    event: ev.SyncPlanned
+    | ev.ObjectApplied
+    | ev.ObjectPruned
+    | ev.StepFailed
+    | ev.SyncFinished
+    | ev.SyncRequested,
+    position: int,
+) -> None:
+    match event:
+        case ev.SyncPlanned():
+            app.sync = SyncProgress(
+                sync_id=event.sync_id, revision=event.revision, position=position
+            )
+            app.sync_requested = False
+        case ev.ObjectApplied():
+            app.inventory[event.key] = event.digest
+            if app.sync is not None:
+                app.sync.applied.append(event.key)
+        case ev.ObjectPruned():
+            app.inventory.pop(event.key, None)
+            if app.sync is not None:
+                app.sync.pruned.append(event.key)
+        case ev.StepFailed():
+            if app.sync is not None:
+                app.sync.failed.append(event.key)
         case ev.SyncFinished():
-            app = state.app(event.app)
+            app.sync = None
             app.last_sync_id = event.sync_id
             app.last_sync_result = event.result
+            app.last_sync_message = event.message
+            app.last_sync_position = position
             if event.result is ev.SyncResult.SUCCEEDED:
                 app.last_synced_revision = event.revision
+                app.failed_syncs = 0
+            elif event.result is ev.SyncResult.FAILED:
+                app.failed_syncs += 1
+        case ev.SyncRequested():
+            app.sync_requested = True
+        case _:
+            assert_never(event)
+
+
+def _app(
+    app: AppState,
+    event: ev.HealthChanged | ev.AppPinned | ev.AppUnpinned | ev.AppConfigured,
+) -> None:
+    match event:
         case ev.HealthChanged():
-            state.app(event.app).health = event.health
+            app.health = event.health
+            app.health_message = event.message
         case ev.AppPinned():
-            app = state.app(event.app)
             app.pinned = event.revision
             app.pin_until_newer = event.until_newer_commit
+            app.pinned_desired = dict(app.desired) if event.revision == app.revision else None
+            app.failed_syncs = 0
         case ev.AppUnpinned():
-            app = state.app(event.app)
             app.pinned = None
+            app.pinned_desired = None
             app.pin_until_newer = False
+            app.failed_syncs = 0
+        case ev.AppConfigured():
+            app.policy = dict(event.policy)
+            app.policy_digest = event.digest
+        case _:
+            assert_never(event)
+
+
+def _observed(state: State, event: ev.ObjectObserved) -> None:
+    objects = state.cluster(event.cluster).objects
+    if event.change is ev.Change.DELETED or event.digest is None:
+        objects.pop(event.key, None)
+        return
+    objects[event.key] = LiveObject(
+        uid=event.uid,
+        resource_version=event.resource_version,
+        digest=event.digest,
+        app=event.app,
+        managers=list(event.managers),
+    )
+
+
+def _cluster(
+    state: State, event: ev.WatchRestarted | ev.ClusterUnreachable | ev.ClusterReachable
+) -> None:
+    cluster = state.cluster(event.cluster)
+    match event:
+        case ev.WatchRestarted():
+            pass
+        case ev.ClusterUnreachable():
+            cluster.unreachable = event.error
+        case ev.ClusterReachable():
+            cluster.unreachable = None
         case _:
             assert_never(event)

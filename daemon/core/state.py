@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 
 from daemon.core import codec
-from daemon.core.events import Health, SyncResult
+from daemon.core.events import FieldManager, Health, SyncResult
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -48,10 +48,64 @@ class AppState:
     """Digest of the path and render settings used by the last render attempt."""
     pinned: str | None = None
     pin_until_newer: bool = False
+    pinned_desired: dict[str, str] | None = None
+    """The objects rendered at the pinned revision (None until that render is recorded)."""
+    policy: dict[str, Any] | None = None
+    policy_digest: str = ""
+    inventory: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Keys gitopsd applied and has not pruned, with the digest last applied."""
     health: Health | None = None
+    health_message: str = ""
+    sync: SyncProgress | None = None
+    """The sync in flight (planned, not finished)."""
+    sync_requested: bool = False
+    """A manual sync was asked for and has not been planned yet."""
+    failed_syncs: int = 0
+    """Consecutive failed syncs of the current target (drives the retry backoff)."""
     last_sync_id: str | None = None
     last_sync_result: SyncResult | None = None
+    last_sync_message: str = ""
+    last_sync_position: int = 0
     last_synced_revision: str | None = None
+
+    def target(self) -> tuple[str | None, dict[str, str] | None]:
+        """The revision to converge on and its objects: the pin's while pinned."""
+        if self.pinned is not None:
+            return self.pinned, self.pinned_desired
+        # A failed render leaves `revision`/`desired` at the last good render.
+        return self.revision, self.desired if self.revision is not None else None
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class SyncProgress:
+    """A sync between its SyncPlanned and its SyncFinished."""
+
+    sync_id: str
+    revision: str
+    position: int
+    applied: list[str] = dataclasses.field(default_factory=list)
+    pruned: list[str] = dataclasses.field(default_factory=list)
+    failed: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class LiveObject:
+    """An object as last observed in a cluster."""
+
+    uid: str
+    resource_version: str
+    digest: str
+    app: str | None = None
+    managers: list[FieldManager] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class ClusterState:
+    """A cluster as the log knows it: the objects gitopsd watches there."""
+
+    name: str
+    objects: dict[str, LiveObject] = dataclasses.field(default_factory=dict)
+    unreachable: str | None = None
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -62,6 +116,7 @@ class State:
     events: int = 0
     sources: dict[str, SourceState] = dataclasses.field(default_factory=dict)
     apps: dict[str, AppState] = dataclasses.field(default_factory=dict)
+    clusters: dict[str, ClusterState] = dataclasses.field(default_factory=dict)
 
     def source(self, name: str) -> SourceState:
         """The source's state, created empty on first mention."""
@@ -75,6 +130,13 @@ class State:
         found = self.apps.get(name)
         if found is None:
             found = self.apps[name] = AppState(name=name)
+        return found
+
+    def cluster(self, name: str) -> ClusterState:
+        """The cluster's state, created empty on first mention."""
+        found = self.clusters.get(name)
+        if found is None:
+            found = self.clusters[name] = ClusterState(name=name)
         return found
 
 

@@ -17,12 +17,30 @@ from daemon.core import state as core_state
 EVENT_TYPES: list[type[Any]] = list(codec.registered_types().values())
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
+# JSON integers are 64-bit in orjson (and PostgreSQL's jsonb is what we store them in).
+st.register_type_strategy(int, st.integers(-(2**63), 2**63 - 1))
+
 # Small name pools so generated events touch the same sources and apps repeatedly.
 names = st.sampled_from(["web", "api", "db"])
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
 def event_strategy(cls: type[Any]) -> st.SearchStrategy[Any]:
-    overrides = {f: names for f in ("source", "app") if f in cls.__dataclass_fields__}
+    overrides: dict[str, st.SearchStrategy[Any]] = {
+        f: names for f in ("source", "app", "cluster") if f in cls.__dataclass_fields__
+    }
+    if "policy" in cls.__dataclass_fields__:
+        overrides["policy"] = st.dictionaries(st.text(max_size=8), json_values, max_size=4)
+    if "key" in cls.__dataclass_fields__:
+        overrides["key"] = st.sampled_from(["apps/Deployment/ns/web", "/ConfigMap/ns/cfg"])
     return st.builds(cls, **overrides)
 
 

@@ -24,7 +24,9 @@ def test_run_notifies_ready_then_stopping_on_sigterm(tmp_path: Path, database_ur
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
     sock.settimeout(60)
-    (tmp_path / "gitopsd.yaml").write_text(f"state_dir: {tmp_path / 'state'}\n")
+    (tmp_path / "gitopsd.yaml").write_text(
+        f"state_dir: {tmp_path / 'state'}\nhttp: {{listen: '127.0.0.1:0'}}\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPSD_")}
     env |= {"NOTIFY_SOCKET": str(sock_path), "GITOPSD_DATABASE_URL": database_url}
     proc = subprocess.Popen(
@@ -54,7 +56,9 @@ def test_run_notifies_ready_then_stopping_on_sigterm(tmp_path: Path, database_ur
 
 async def test_sigterm_commits_the_append_in_flight(tmp_path: Path, database_url: str) -> None:
     """An append waiting in the database when SIGTERM arrives is committed before exit."""
-    config = settings.Config(state_dir=str(tmp_path))
+    config = settings.Config(
+        state_dir=str(tmp_path), http=settings.HttpConfig(listen="127.0.0.1:0")
+    )
     store = await eventstore.connect(database_url, pool_size=4)
     daemon = main.Daemon(config, store)
     serving = asyncio.create_task(daemon.serve())

@@ -333,8 +333,11 @@ def apply(
         merged = _prune(
             merged, previous.fields, applied=applied, entries=entries, ident=ident, schema=schema
         )
-    comparison = fieldpath.compare(_without_managed(base), _without_managed(merged), schema)
-    changed = not comparison.is_same
+    before, after = _without_managed(base), _without_managed(merged)
+    comparison = fieldpath.compare(before, after, schema)
+    # SMD compares the values (value.Equals): a reordered list is a change even though no
+    # field set differs.
+    changed = not comparison.is_same or before != after
     touched = fieldpath.recursive_difference(
         fieldpath.union(comparison.added, comparison.modified), reset
     )

@@ -91,6 +91,11 @@ def prepare_create(rt: ResourceType, obj: JSON, alloc: Allocator) -> None:
         spec["finalizers"] = ["kubernetes"]
     elif rt.rid == "services":
         _allocate_service(obj, alloc)
+    elif rt.rid == "persistentvolumeclaims":
+        # StorageObjectInUseProtection admission; the pvc controller lifts it on deletion.
+        fins = obj["metadata"].setdefault("finalizers", [])
+        if "kubernetes.io/pvc-protection" not in fins:
+            fins.append("kubernetes.io/pvc-protection")
     elif rt.rid == "customresourcedefinitions.apiextensions.k8s.io":
         meta = obj["metadata"]
         fins = meta.setdefault("finalizers", [])

@@ -47,7 +47,11 @@ class Raw:
     ) -> RawResponse:
         """Send one request; ``body`` is JSON-encoded, ``data`` is sent as is."""
         cfg = self.api.configuration
-        all_headers = {"Authorization": cfg.api_key["BearerToken"], "Content-Type": content_type}
+        all_headers = {
+            "Authorization": cfg.api_key["BearerToken"],
+            "Content-Type": content_type,
+            "User-Agent": self.api.user_agent,
+        }
         all_headers.update(headers or {})
         if body is not None:
             data = orjson.dumps(body)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.sim.controllers import base, lifecycle
+from daemon.sim.controllers import base, infra, lifecycle, workloads
 
 
 def install(manager: base.Manager) -> None:
@@ -10,3 +10,11 @@ def install(manager: base.Manager) -> None:
     manager.add(lifecycle.GarbageCollector(manager))
     manager.add(lifecycle.NamespaceController(manager))
     manager.add(lifecycle.CRDController(manager))
+    manager.add(workloads.DeploymentController(manager))
+    manager.add(workloads.ReplicaSetController(manager))
+    manager.add(workloads.StatefulSetController(manager))
+    manager.add(workloads.DaemonSetController(manager))
+    manager.add(infra.JobController(manager))
+    manager.add(infra.PVCController(manager))
+    manager.add(infra.LoadBalancerController(manager, ingress=False))
+    manager.add(infra.LoadBalancerController(manager, ingress=True))

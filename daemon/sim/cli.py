@@ -1,0 +1,120 @@
+"""``gitopsd sim``: run the emulator in the foreground until SIGTERM or SIGINT.
+
+Parses the command line's fault and knob specifications, starts the emulator, prints
+exactly one line ``ready <url>`` on stdout once it accepts connections (anything else
+goes to stderr), and stops cleanly on a signal, saving ``--state`` if given. The click
+command in ``daemon.cli`` only collects the options and calls :func:`serve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from daemon.sim import auth, emulator, faults
+from daemon.sim.controllers.base import Knobs
+
+
+class UsageError(ValueError):
+    """A command-line value that cannot be used (exit code 2)."""
+
+
+@dataclass(kw_only=True)
+class Options:
+    """What ``gitopsd sim`` was asked for."""
+
+    port: int = 0
+    kubeconfig: Path | None = None
+    tokens: list[str] = field(default_factory=list)
+    state: Path | None = None
+    faults: list[str] = field(default_factory=list)
+    latency: float = 0.0
+    rate_limit: float | None = None
+    step: float = 0.5
+    broken_image: str = "*:broken"
+    progress_deadline: float | None = None
+    history: int = 100_000
+
+
+def parse_fault(spec: str) -> faults.Rule:
+    """``CODE[:key=value,...]`` (keys: verb, path, times, retry-after, message; flag apf)."""
+    code_text, _, rest = spec.partition(":")
+    try:
+        code = int(code_text)
+    except ValueError:
+        raise UsageError(f"--fault {spec!r}: the code must be 429, 500, 503 or 504") from None
+    if code not in (429, 500, 503, 504):
+        raise UsageError(f"--fault {spec!r}: the code must be 429, 500, 503 or 504")
+    rule = faults.Rule(code=code)
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if key == "apf" and not sep:
+            rule.apf = True
+        elif key == "verb" and sep:
+            rule.verb = value
+        elif key == "path" and sep:
+            rule.path = value
+        elif key == "times" and sep:
+            rule.times = -1 if value in ("always", "-1") else _int(spec, value)
+        elif key == "retry-after" and sep:
+            rule.retry_after = _int(spec, value)
+        elif key == "message" and sep:
+            rule.message = value
+        else:
+            raise UsageError(f"--fault {spec!r}: unknown item {item!r}")
+    return rule
+
+
+def _int(spec: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"--fault {spec!r}: {value!r} is not a number") from None
+
+
+async def serve(opts: Options, *, out: Callable[[str], None] | None = None) -> int:
+    """Run until SIGTERM/SIGINT; print ``ready <url>`` once serving. Returns the exit code."""
+    rules = [parse_fault(spec) for spec in opts.faults]
+    try:
+        tokens = auth.parse_tokens(opts.tokens) if opts.tokens else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    knobs = Knobs(
+        step=opts.step, broken_image=opts.broken_image, progress_deadline=opts.progress_deadline
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with emulator.run_emulator(
+            port=opts.port,
+            tokens=tokens,
+            kubeconfig=opts.kubeconfig,
+            state=opts.state,
+            knobs=knobs,
+            history=opts.history,
+        ) as sim:
+            sim.faults.rules.extend(rules)
+            sim.faults.latency = opts.latency
+            if opts.rate_limit is not None:
+                sim.faults.set_rate_limit(opts.rate_limit)
+            sys.stderr.write(f"kubeconfig: {sim.kubeconfig_path}\n")
+            sys.stderr.flush()
+            (out or _ready)(f"ready {sim.url}")
+            await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.remove_signal_handler(sig)
+    return 0
+
+
+def _ready(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

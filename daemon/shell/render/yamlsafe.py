@@ -45,7 +45,7 @@ _FLOAT = re.compile(
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Document:
-    """One YAML document: its value, the line it starts at, and its top-level key lines."""
+    """One YAML document: its value, the line its content starts at, its top-level key lines."""
 
     value: Any
     line: int
@@ -190,7 +190,7 @@ class _Builder:
         self.nodes = 0
         self.documents: list[Document] = []
         self.doc_line = 1
-        self.root: tuple[Any, dict[str, int]] | None = None
+        self.root: tuple[Any, dict[str, int], int] | None = None
 
     def run(self, text: str) -> list[Document]:
         for event in yaml.parse(text, Loader=yaml.CSafeLoader):
@@ -204,8 +204,8 @@ class _Builder:
                 self.anchors, self.aliases, self.nodes = {}, 0, 0
                 self.doc_line, self.root = line, None
             case yaml.DocumentEndEvent():
-                value, key_lines = self.root if self.root is not None else (None, {})
-                self.documents.append(Document(value, self.doc_line, key_lines))
+                value, key_lines, line = self.root if self.root is not None else (None, {}, 0)
+                self.documents.append(Document(value, line or self.doc_line, key_lines))
             case yaml.MappingStartEvent() | yaml.SequenceStartEvent():
                 self.open(event, line)
             case yaml.MappingEndEvent() | yaml.SequenceEndEvent():
@@ -298,7 +298,7 @@ class _Builder:
         key_lines: dict[str, int] | None = None,
     ) -> None:
         if not self.stack:
-            self.root = (value, key_lines or {})
+            self.root = (value, key_lines or {}, line)
             return
         frame = self.stack[-1]
         frame.nodes += nodes

@@ -44,7 +44,7 @@ def _fields(plugin: Resource) -> kfile.Fields:
 def _specs(f: kfile.Fields, *, required: bool = False) -> list[FieldSpec]:
     if f.value.get("fieldSpecs") is None and required:
         raise f.fail("fieldSpecs is not expected to be nil")
-    return [kfile.field_spec(item) for item in f.items("fieldSpecs")]
+    return [kfile.field_spec(item, strict=False) for item in f.items("fieldSpecs")]
 
 
 def run(

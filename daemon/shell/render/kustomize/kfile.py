@@ -165,7 +165,17 @@ class Fields:
         )
 
     def only(self, allowed: set[str]) -> None:
-        """Refuse keys outside ``allowed``."""
+        """Refuse keys outside ``allowed`` (matched without case, as kustomize's decoder does)."""
+        folded = {name.lower(): name for name in allowed}
+        for key in list(self.value):
+            if (
+                key not in allowed
+                and key.lower() in folded
+                and folded[key.lower()] not in self.value
+            ):
+                self.value[folded[key.lower()]] = self.value.pop(key)
+                if key in self.lines:
+                    self.lines = {**self.lines, folded[key.lower()]: self.lines[key]}
         for key in self.value:
             if key not in allowed:
                 line = self._line(key)
@@ -353,9 +363,10 @@ def _label(f: Fields) -> LabelArgs:
     )
 
 
-def field_spec(f: Fields) -> fieldspecs.FieldSpec:
+def field_spec(f: Fields, *, strict: bool = True) -> fieldspecs.FieldSpec:
     """A field spec written in a file (``group``, ``version``, ``kind``, ``path``, ``create``)."""
-    f.only({"group", "version", "kind", "path", "create"})
+    if strict:
+        f.only({"group", "version", "kind", "path", "create"})
     return fieldspecs.FieldSpec(
         Gvk(f.string("group"), f.string("version"), f.string("kind")),
         f.string("path"),

@@ -12,14 +12,42 @@ holding a map (``subjects``, webhook ``service``) get both name and namespace.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from daemon.shell.render.kustomize import fieldspecs
 from daemon.shell.render.kustomize.fieldspecs import FieldSpec, NameReference
-from daemon.shell.render.kustomize.ids import Gvk
+from daemon.shell.render.kustomize.ids import Gvk, ResId
 from daemon.shell.render.kustomize.resource import Resource
 from daemon.shell.render.result import RenderError
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Info:
+    """What name reference fixing asks of a resource, computed once (ids do not change here)."""
+
+    resource: Resource
+    cur: ResId
+    prev: tuple[ResId, ...]
+    org: ResId
+
+
+class _Index:
+    """All resources of a build, indexed by their earlier names."""
+
+    def __init__(self, resources: Sequence[Resource]) -> None:
+        self.infos = [_info(r) for r in resources]
+        self.by_previous_name: dict[str, list[_Info]] = {}
+        for info in self.infos:
+            for name in dict.fromkeys(p.name for p in info.prev):
+                self.by_previous_name.setdefault(name, []).append(info)
+
+
+def _info(res: Resource) -> _Info:
+    prev = tuple(res.prev_ids())
+    cur = res.cur_id()
+    return _Info(res, cur, prev, prev[0] if prev else cur)
 
 
 def fix(resources: Sequence[Resource], references: Sequence[NameReference]) -> None:
@@ -28,8 +56,9 @@ def fix(resources: Sequence[Resource], references: Sequence[NameReference]) -> N
     for reference in references:
         for referrer in reference.referrers:
             by_kind.setdefault(referrer.gvk.kind, []).append((referrer, reference.gvk))
-    for res in resources:
-        org = res.org_id().gvk
+    index = _Index(resources)
+    for info in index.infos:
+        org = info.org.gvk
         wanted = [
             (fs, target)
             for fs, target in (*by_kind.get(org.kind, ()), *by_kind.get("", ()))
@@ -37,26 +66,26 @@ def fix(resources: Sequence[Resource], references: Sequence[NameReference]) -> N
         ]
         if not wanted:
             continue
-        candidates = _referable_by(resources, res)
+        visible = _Visibility(info)
         for fs, target in wanted:
-            _Fixer(referrer=res, spec=fs, target=target, candidates=candidates).run()
+            _Fixer(referrer=info, spec=fs, target=target, index=index, visible=visible).run()
 
 
-def _referable_by(resources: Sequence[Resource], referrer: Resource) -> list[Resource]:
-    rid = referrer.cur_id()
-    if rid.cluster:
-        return list(resources)
-    binding_namespaces = _role_binding_namespaces(referrer)
-    out = []
-    for candidate in resources:
-        cid = candidate.cur_id()
-        if (
-            cid.cluster
-            or cid.effective_namespace() == rid.effective_namespace()
-            or candidate.namespace in binding_namespaces
-        ):
-            out.append(candidate)
-    return out
+class _Visibility:
+    """Which resources a referrer may refer to (SubsetThatCouldBeReferencedByResource)."""
+
+    def __init__(self, referrer: _Info) -> None:
+        self.referrer = referrer
+        self.namespace = referrer.cur.effective_namespace()
+        self.binding_namespaces = _role_binding_namespaces(referrer.resource)
+
+    def __call__(self, candidate: _Info) -> bool:
+        if self.referrer.cur.cluster or candidate.cur.cluster:
+            return True
+        return (
+            candidate.cur.effective_namespace() == self.namespace
+            or candidate.resource.namespace in self.binding_namespaces
+        )
 
 
 def _role_binding_namespaces(referrer: Resource) -> set[str]:
@@ -106,12 +135,14 @@ class _Fixer:
     """One referrer field spec applied to one referrer."""
 
     def __init__(
-        self, *, referrer: Resource, spec: FieldSpec, target: Gvk, candidates: list[Resource]
+        self, *, referrer: _Info, spec: FieldSpec, target: Gvk, index: _Index, visible: _Visibility
     ) -> None:
-        self.referrer = referrer
-        self.spec = FieldSpec(referrer.gvk, spec.path, create=False)
+        self.info = referrer
+        self.referrer = referrer.resource
+        self.spec = FieldSpec(referrer.cur.gvk, spec.path, create=False)
         self.target = target
-        self.candidates = candidates
+        self.index = index
+        self.visible = visible
 
     def run(self) -> None:
         fieldspecs.apply(self.referrer.body, self.spec, self.set, create_kind=None)
@@ -133,9 +164,12 @@ class _Fixer:
         else:
             parent[key] = self.new_name(node)
 
+    def candidates(self, old: str) -> list[_Info]:
+        return [c for c in self.index.by_previous_name.get(old, ()) if self.visible(c)]
+
     def new_name(self, value: Any) -> Any:
         old = _text(value)
-        referral = self.select(old, self.candidates, same_namespace=False)
+        referral = self.select(old, self.candidates(old), same_namespace=False)
         if referral is None:
             return value
         referral.referred = True
@@ -143,11 +177,12 @@ class _Fixer:
 
     def set_mapping(self, node: dict[str, Any]) -> None:
         if "name" not in node:
-            raise RenderError(
-                f"{self.referrer.cur_id().display()}: field {self.spec.path} has no 'name'"
-            )
+            raise RenderError(f"{self.info.cur.display()}: field {self.spec.path} has no 'name'")
         old = _text(node["name"])
-        referral = self.select(old, self.by_namespace(node), same_namespace=True)
+        candidates = self.candidates(old)
+        if "namespace" in node:
+            candidates = self.by_namespace(candidates, _text(node["namespace"]))
+        referral = self.select(old, candidates, same_namespace=True)
         if referral is None:
             return
         referral.referred = True
@@ -157,46 +192,43 @@ class _Fixer:
         if referral.namespace:
             node["namespace"] = referral.namespace
 
-    def by_namespace(self, node: dict[str, Any]) -> list[Resource]:
-        if "namespace" not in node:
-            return self.candidates
-        namespace = _text(node["namespace"])
-        original = [c for c in self.candidates if c.org_id().effective_namespace() == namespace]
-        if original:
-            return original
-        return [c for c in self.candidates if c.cur_id().effective_namespace() == namespace]
+    def by_namespace(self, candidates: list[_Info], namespace: str) -> list[_Info]:
+        """Candidates in ``namespace``: by original namespace if any visible one is, else now."""
+        if any(
+            i.org.effective_namespace() == namespace and self.visible(i) for i in self.index.infos
+        ):
+            return [c for c in candidates if c.org.effective_namespace() == namespace]
+        return [c for c in candidates if c.cur.effective_namespace() == namespace]
 
-    def select(
-        self, old: str, candidates: list[Resource], *, same_namespace: bool
-    ) -> Resource | None:
+    def select(self, old: str, candidates: list[_Info], *, same_namespace: bool) -> Resource | None:
         found = [
             c
             for c in candidates
-            if any(p.name == old for p in c.prev_ids())
-            and any(p.gvk.is_selected_by(self.target) for p in c.prev_ids())
+            if any(p.gvk.is_selected_by(self.target) for p in c.prev)
             and self.role_ref_accepts(c)
             and self.namespace_accepts(c)
         ]
         if len(found) == 1:
-            return found[0]
-        found = [c for c in found if _affixes_equal(c, self.referrer, allow_empty=True)]
-        if len(found) > 1:
-            found = [c for c in found if _affixes_equal(c, self.referrer, allow_empty=False)]
-        if len(found) == 1:
-            return found[0]
-        if not found:
+            return found[0].resource
+        chosen = [c.resource for c in found]
+        chosen = [c for c in chosen if _affixes_equal(c, self.referrer, allow_empty=True)]
+        if len(chosen) > 1:
+            chosen = [c for c in chosen if _affixes_equal(c, self.referrer, allow_empty=False)]
+        if len(chosen) == 1:
+            return chosen[0]
+        if not chosen:
             return None
-        first = found[0]
+        first = chosen[0]
         if all(
             c.name == first.name and (not same_namespace or c.namespace == first.namespace)
-            for c in found
+            for c in chosen
         ):
             return first
-        ids = ", ".join(c.cur_id().display() for c in found)
-        where = self.referrer.cur_id().display()
+        ids = ", ".join(c.cur_id().display() for c in chosen)
+        where = self.info.cur.display()
         raise RenderError(f"found multiple possible referrals for {old!r} in {where}: {ids}")
 
-    def role_ref_accepts(self, candidate: Resource) -> bool:
+    def role_ref_accepts(self, candidate: _Info) -> bool:
         if not self.spec.path.endswith("roleRef/name"):
             return True
         role_ref = self.referrer.body.get("roleRef")
@@ -207,16 +239,16 @@ class _Fixer:
         ):
             return True
         wanted = Gvk(group=_text(role_ref["apiGroup"]), kind=_text(role_ref["kind"]))
-        return any(p.gvk.is_selected_by(wanted) for p in candidate.prev_ids())
+        return any(p.gvk.is_selected_by(wanted) for p in candidate.prev)
 
-    def namespace_accepts(self, candidate: Resource) -> bool:
-        rid = self.referrer.cur_id()
+    def namespace_accepts(self, candidate: _Info) -> bool:
+        rid = self.info.cur
         if rid.cluster:
             return True
-        cid = candidate.cur_id()
+        cid = candidate.cur
         return (
             cid.cluster
-            or candidate.kind == "ServiceAccount"
+            or cid.gvk.kind == "ServiceAccount"
             or cid.effective_namespace() == rid.effective_namespace()
         )
 

@@ -22,6 +22,7 @@ from daemon.shell.render.kustomize import (
     builtins,
     fieldspecs,
     generators,
+    ids,
     kfile,
     patches,
     resource,
@@ -261,15 +262,21 @@ def _with_options(
 
 def append_all(resources: list[Resource], new: list[Resource]) -> None:
     """Append ``new``, refusing a current id that is already there."""
+    seen = {_id_key(r.cur_id()): r for r in resources}
     for res in new:
         rid = res.cur_id()
-        clash = next((r for r in resources if r.cur_id().equals(rid)), None)
+        clash = seen.get(_id_key(rid))
         if clash is not None:
             raise RenderError(
                 f"may not add resource with an already registered id: {rid.display()} "
                 f"(from {res.where()}, already from {clash.where()})"
             )
         resources.append(res)
+        seen[_id_key(rid)] = res
+
+
+def _id_key(rid: ids.ResId) -> tuple[ids.Gvk, str, str]:
+    return (rid.gvk, rid.name, rid.effective_namespace())
 
 
 def absorb(resources: list[Resource], new: Resource) -> list[Resource]:

@@ -277,6 +277,9 @@ class SyncPlanned(EventBase):
     trigger: str
     state_position: int
     steps: tuple[PlanStep, ...]
+    scopes: dict[str, bool] = dataclasses.field(default_factory=dict)
+    """Scopes of custom kinds learnt from discovery (``group/Kind`` -> namespaced): an
+    input of the plan that the log does not otherwise hold."""
 
 
 @codec.event("ObjectApplied")

@@ -1,0 +1,375 @@
+"""The sync plan: from desired and live state to an ordered list of steps, purely.
+
+``prepare`` turns the rendered objects of an app into the bodies gitopsd applies:
+namespace resolved (the app's destination for namespaced kinds, cleared for
+cluster-scoped ones), the tracking label and annotation added, and the app's
+restrictions checked (a refused object is a step with its reason, and nothing is
+applied while any step is refused).
+
+``compute`` pairs those bodies with the live objects and the inventory (what gitopsd
+applied before): a missing live object is a create, a different one an update
+(with the fields named), an equal one unchanged, and an inventory key no longer
+desired a prune — unless pruning is off for the app or the object carries
+``gitopsd.io/prune: disabled`` (then it is kept). Steps are ordered by
+``ordering.sort_key``; prunes come last in reverse order.
+
+Everything here is a function of its arguments, so ``gitopsd verify`` can recompute a
+recorded plan from the state folded up to the plan's position and get the same steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from daemon.core import codec, diff, ids, ordering
+from daemon.core.events import PlanStep, StepAction
+
+TRACKING_LABEL = "gitopsd.io/app"
+TRACKING_ANNOTATION = "gitopsd.io/tracking"
+PRUNE_ANNOTATION = "gitopsd.io/prune"
+ARGO_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+
+# Built-in kinds that are cluster-scoped (group/Kind); every other built-in is namespaced.
+CLUSTER_SCOPED = frozenset(
+    {
+        "/Namespace",
+        "/Node",
+        "/PersistentVolume",
+        "/ComponentStatus",
+        "storage.k8s.io/StorageClass",
+        "storage.k8s.io/CSIDriver",
+        "storage.k8s.io/CSINode",
+        "storage.k8s.io/VolumeAttachment",
+        "rbac.authorization.k8s.io/ClusterRole",
+        "rbac.authorization.k8s.io/ClusterRoleBinding",
+        "apiextensions.k8s.io/CustomResourceDefinition",
+        "apiregistration.k8s.io/APIService",
+        "admissionregistration.k8s.io/ValidatingWebhookConfiguration",
+        "admissionregistration.k8s.io/MutatingWebhookConfiguration",
+        "admissionregistration.k8s.io/ValidatingAdmissionPolicy",
+        "admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding",
+        "scheduling.k8s.io/PriorityClass",
+        "networking.k8s.io/IngressClass",
+        "node.k8s.io/RuntimeClass",
+        "flowcontrol.apiserver.k8s.io/FlowSchema",
+        "flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration",
+        "certificates.k8s.io/CertificateSigningRequest",
+    }
+)
+BUILTIN_GROUPS = frozenset(
+    {
+        "",
+        "apps",
+        "batch",
+        "autoscaling",
+        "policy",
+        "networking.k8s.io",
+        "rbac.authorization.k8s.io",
+        "storage.k8s.io",
+        "apiextensions.k8s.io",
+        "apiregistration.k8s.io",
+        "admissionregistration.k8s.io",
+        "scheduling.k8s.io",
+        "node.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "flowcontrol.apiserver.k8s.io",
+        "certificates.k8s.io",
+        "events.k8s.io",
+    }
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """An app's settings that decisions depend on (recorded in the log as AppConfigured)."""
+
+    cluster: str
+    namespace: str = "default"
+    auto: bool = True
+    prune: bool = True
+    self_heal: bool = True
+    allow_recreate: bool = False
+    namespaces: tuple[str, ...] = ()
+    allowed_kinds: tuple[str, ...] = ()
+    denied_kinds: tuple[str, ...] = ()
+    cluster_scoped: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON for AppConfigured."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Policy:
+        """Read a recorded policy (unknown keys from newer versions are ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {
+            k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known
+        }
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prepared:
+    """The app's objects as gitopsd will apply them, and those refused, by resolved key."""
+
+    bodies: dict[str, dict[str, Any]]
+    refused: dict[str, str]
+    placements: dict[str, ordering.Placement]
+
+
+_CHANGES = frozenset({StepAction.CREATE, StepAction.UPDATE, StepAction.PRUNE, StepAction.REFUSED})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Plan:
+    """An ordered plan."""
+
+    steps: tuple[PlanStep, ...]
+
+    @property
+    def has_changes(self) -> bool:
+        """True when applying it would do something (or it refuses something)."""
+        return any(s.action in _CHANGES for s in self.steps)
+
+    @property
+    def refused(self) -> tuple[PlanStep, ...]:
+        """Steps refused by policy."""
+        return tuple(s for s in self.steps if s.action is StepAction.REFUSED)
+
+
+def group_kind(key: str) -> str:
+    """``group/Kind`` of an object key."""
+    parts = ids.parse_key(key)
+    return f"{parts.group}/{parts.kind}"
+
+
+def scope_of(gk: str, scopes: Mapping[str, bool]) -> bool | None:
+    """True if namespaced, False if cluster-scoped, None if unknown (a CR without its CRD)."""
+    if gk in scopes:
+        return scopes[gk]
+    group = gk.partition("/")[0]
+    if gk in CLUSTER_SCOPED:
+        return False
+    if group in BUILTIN_GROUPS:
+        return True
+    return None
+
+
+def crd_scopes(bodies: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
+    """Scopes declared by CustomResourceDefinitions among ``bodies``."""
+    out: dict[str, bool] = {}
+    for body in bodies:
+        if body.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = body.get("spec") or {}
+        group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
+        if isinstance(group, str) and isinstance(kind, str):
+            out[f"{group}/{kind}"] = spec.get("scope") != "Cluster"
+    return out
+
+
+def prepare(
+    *,
+    app: str,
+    objects: Mapping[str, Mapping[str, Any]],
+    policy: Policy,
+    scopes: Mapping[str, bool],
+) -> Prepared:
+    """Resolve namespaces, add tracking metadata, apply restrictions."""
+    known = {**crd_scopes(objects.values()), **scopes}
+    bodies: dict[str, dict[str, Any]] = {}
+    refused: dict[str, str] = {}
+    placements: dict[str, ordering.Placement] = {}
+    for rendered_key in sorted(objects):
+        body = objects[rendered_key]
+        key, prepared, problem = _prepare_one(app, body, policy, known)
+        if key in bodies or key in refused:
+            refused[key] = f"declared twice (also as {rendered_key})"
+            bodies.pop(key, None)
+            continue
+        if problem is None:
+            try:
+                place = ordering.placement(prepared)
+            except ordering.AnnotationError as exc:
+                problem = str(exc)
+            else:
+                if place.phase is ordering.Phase.SKIP:
+                    continue
+                placements[key] = place
+        if problem is not None:
+            refused[key] = problem
+        else:
+            bodies[key] = prepared
+    return Prepared(bodies=bodies, refused=refused, placements=placements)
+
+
+def _prepare_one(
+    app: str, body: Mapping[str, Any], policy: Policy, scopes: Mapping[str, bool]
+) -> tuple[str, dict[str, Any], str | None]:
+    out = dict(body)
+    meta = dict(out.get("metadata") or {})
+    gk = group_kind(ids.key_of(out))
+    namespaced = scope_of(gk, scopes)
+    if namespaced is False:
+        meta.pop("namespace", None)
+    elif not meta.get("namespace"):
+        meta["namespace"] = policy.namespace
+    out["metadata"] = meta
+    key = ids.key_of(out)
+    meta["labels"] = {**(meta.get("labels") or {}), TRACKING_LABEL: app}
+    meta["annotations"] = {**(meta.get("annotations") or {}), TRACKING_ANNOTATION: f"{app}:{key}"}
+    return key, out, _restriction(key, namespaced=namespaced, policy=policy)
+
+
+def _restriction(key: str, *, namespaced: bool | None, policy: Policy) -> str | None:
+    parts = ids.parse_key(key)
+    gk = f"{parts.group}/{parts.kind}"
+    if any(_kind_matches(rule, parts.kind, gk) for rule in policy.denied_kinds):
+        return f"kind {parts.kind} is denied for this app"
+    if policy.allowed_kinds and not any(
+        _kind_matches(rule, parts.kind, gk) for rule in policy.allowed_kinds
+    ):
+        return f"kind {parts.kind} is not in the app's allowed kinds"
+    if namespaced is False:
+        if not policy.cluster_scoped:
+            return "cluster-scoped objects are not allowed for this app"
+        return None
+    if policy.namespaces and parts.namespace not in policy.namespaces:
+        allowed = ", ".join(policy.namespaces)
+        return f"namespace {parts.namespace!r} is not allowed for this app (allowed: {allowed})"
+    return None
+
+
+def _kind_matches(rule: str, kind: str, gk: str) -> bool:
+    # "Deployment" matches the kind in any group; "apps/Deployment" only in that group;
+    # "*" matches everything.
+    return rule in ("*", kind) or rule == gk or (rule.startswith("/") and rule == gk)
+
+
+def compute(
+    *,
+    app: str,
+    prepared: Prepared,
+    live: Mapping[str, Mapping[str, Any] | None],
+    inventory: Mapping[str, str],
+    policy: Policy,
+) -> Plan:
+    """The ordered steps that converge ``live`` on ``prepared``."""
+    steps: list[tuple[tuple[Any, ...], PlanStep]] = []
+    for key, reason in prepared.refused.items():
+        refusal = PlanStep(key=key, action=StepAction.REFUSED, reason=reason)
+        steps.append((_order(key, None), refusal))
+    for key, body in prepared.bodies.items():
+        place = prepared.placements[key]
+        current = live.get(key)
+        action, reason = _verdict(app, key, body, current, inventory)
+        step = PlanStep(
+            key=key,
+            action=action,
+            wave=place.wave,
+            phase=place.phase.value,
+            digest=codec.digest(body),
+            reason=reason,
+        )
+        steps.append((_order(key, place), step))
+    steps.sort(key=lambda pair: pair[0])
+    prunes = _prunes(prepared, live, inventory, policy)
+    return Plan(steps=tuple(s for _, s in steps) + tuple(prunes))
+
+
+def _verdict(
+    app: str,
+    key: str,
+    body: Mapping[str, Any],
+    current: Mapping[str, Any] | None,
+    inventory: Mapping[str, str],
+) -> tuple[StepAction, str]:
+    if current is None:
+        return StepAction.CREATE, "not in the cluster"
+    owner = _tracked_app(current)
+    if owner is not None and owner != app:
+        return StepAction.REFUSED, f"{ids.display_key(key)} is managed by app {owner!r}"
+    differences = diff.compare(body, current)
+    if not differences:
+        return StepAction.UNCHANGED, "in sync"
+    shown = "; ".join(d.describe() for d in differences[:3])
+    more = f" (+{len(differences) - 3} more)" if len(differences) > 3 else ""
+    adopt = "" if key in inventory or owner == app else "adopting an existing object: "
+    return StepAction.UPDATE, f"{adopt}{shown}{more}"
+
+
+def _tracked_app(obj: Mapping[str, Any]) -> str | None:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(TRACKING_ANNOTATION)
+    if not isinstance(value, str) or ":" not in value:
+        return None
+    return value.split(":", 1)[0]
+
+
+def _prunes(
+    prepared: Prepared,
+    live: Mapping[str, Mapping[str, Any] | None],
+    inventory: Mapping[str, str],
+    policy: Policy,
+) -> list[PlanStep]:
+    doomed: list[tuple[tuple[Any, ...], PlanStep]] = []
+    for key in inventory:
+        if key in prepared.bodies or key in prepared.refused:
+            continue
+        current = live.get(key)
+        order = _order(key, _safe_placement(current))
+        if current is not None and _is_protected(current):
+            step = PlanStep(
+                key=key,
+                action=StepAction.KEEP,
+                phase="Prune",
+                reason=f"no longer in Git; kept: {PRUNE_ANNOTATION}: disabled",
+            )
+        elif not policy.prune:
+            step = PlanStep(
+                key=key,
+                action=StepAction.KEEP,
+                phase="Prune",
+                reason="no longer in Git; kept: pruning is off for this app",
+            )
+        else:
+            reason = "no longer in Git" + ("" if current is not None else " (already absent)")
+            step = PlanStep(key=key, action=StepAction.PRUNE, phase="Prune", reason=reason)
+        doomed.append((order, step))
+    doomed.sort(key=lambda pair: pair[0], reverse=True)
+    return [s for _, s in doomed]
+
+
+def _is_protected(obj: Mapping[str, Any]) -> bool:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(PRUNE_ANNOTATION) == "disabled":
+        return True
+    options = str(annotations.get(ARGO_SYNC_OPTIONS, ""))
+    return "Prune=false" in [o.strip() for o in options.split(",")]
+
+
+def _safe_placement(obj: Mapping[str, Any] | None) -> ordering.Placement | None:
+    if obj is None:
+        return None
+    try:
+        return ordering.placement(obj)
+    except ordering.AnnotationError:
+        return None
+
+
+def _order(key: str, place: ordering.Placement | None) -> tuple[Any, ...]:
+    parts = ids.parse_key(key)
+    return ordering.sort_key(
+        kind=parts.kind,
+        name=parts.name,
+        namespace=parts.namespace,
+        phase=place.phase if place else ordering.Phase.SYNC,
+        wave=place.wave if place else 0,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

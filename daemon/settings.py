@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 import re
 import types
 import typing
@@ -134,6 +135,8 @@ class RenderConfig:
     command: list[str] = dataclasses.field(default_factory=list)
     env: list[str] = dataclasses.field(default_factory=list)
     timeout: Duration = Duration(60.0)
+    libs: list[str] = dataclasses.field(default_factory=list)
+    """Jsonnet library directories (repository-relative), searched after the importing file's."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -257,6 +260,7 @@ def loads(text: str, *, filename: str, environ: Mapping[str, str] | None = None)
         raise ConfigError(ctx.sorted_problems())
     config = typing.cast("Config", value)
     _check_references(config, ctx, root)
+    _check_render(config, ctx, root)
     if ctx.problems:
         raise ConfigError(ctx.sorted_problems())
     state_dir = config.state_dir or default_state_dir()
@@ -607,3 +611,45 @@ def _check_references(config: Config, ctx: _Context, root: yaml.Node) -> None:
                 f"clusters[{i}]",
                 "set kubeconfig (with an optional context) or in_cluster: true",
             )
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_render(config: Config, ctx: _Context, root: yaml.Node) -> None:
+    """Each app's ``render``: exec needs a command, libs stay in the repository."""
+    for i, app in enumerate(config.apps):
+        render = app.render
+        where = f"apps[{i}].render"
+        if render.type == "exec" and not render.command:
+            ctx.problem(
+                _child(root, "apps", i, "render", "type"),
+                f"{where}.command",
+                "render.type exec needs render.command (an argv list, e.g. [helm, template, .])",
+            )
+        if render.command and render.type != "exec":
+            ctx.problem(
+                _child(root, "apps", i, "render", "command"),
+                f"{where}.command",
+                "render.command is only used with render.type: exec",
+            )
+        if render.timeout <= 0:
+            ctx.problem(
+                _child(root, "apps", i, "render", "timeout"), f"{where}.timeout", "must be positive"
+            )
+        for j, name in enumerate(render.env):
+            if not _ENV_NAME.match(name):
+                ctx.problem(
+                    _child(root, "apps", i, "render", "env", j),
+                    f"{where}.env[{j}]",
+                    f"{name!r} is not an environment variable name",
+                )
+        for j, lib in enumerate(render.libs):
+            normal = posixpath.normpath(lib) if lib else ""
+            if not lib or lib.startswith("/") or normal == ".." or normal.startswith("../"):
+                ctx.problem(
+                    _child(root, "apps", i, "render", "libs", j),
+                    f"{where}.libs[{j}]",
+                    f"{lib!r} must be a directory inside the repository "
+                    "(relative, no '..' above it)",
+                )

@@ -53,7 +53,7 @@ def main_file(files: Reader, path: str) -> str | None:
 def render(files: Reader, *, path: str, config: RenderConfig) -> list[Sourced]:
     """Evaluate the app's entry file and return its objects."""
     entry = path if files.kind(path) == "file" else _entry_in(files, path)
-    importer = _Importer(files, libs=[treemod.normalize(lib) for lib in _libs(config)])
+    importer = _Importer(files, libs=[treemod.normalize(lib) for lib in config.libs])
     source = files.text(entry)
     try:
         output = _jsonnet.evaluate_snippet(
@@ -71,10 +71,6 @@ def render(files: Reader, *, path: str, config: RenderConfig) -> list[Sourced]:
     if len(output) > files.limits.max_output_bytes:
         raise RenderError("jsonnet output is over the per-render output cap", file=entry)
     return [Sourced(body, entry) for body in objects_of(orjson.loads(output), file=entry)]
-
-
-def _libs(config: RenderConfig) -> list[str]:
-    return list(getattr(config, "libs", []))
 
 
 def _entry_in(files: Reader, path: str) -> str:

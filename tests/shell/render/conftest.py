@@ -14,7 +14,6 @@ from typing import Any
 
 import pygit2
 import pytest
-
 from rendertest import Executable
 
 from daemon.shell import render
@@ -44,7 +43,9 @@ def _build(repo: pygit2.Repository, files: Mapping[str, Content]) -> pygit2.Oid:
             if kind == "dir":
                 builder.insert(name, write(value), pygit2.enums.FileMode.TREE)
             elif isinstance(value, render.Link):
-                builder.insert(name, repo.create_blob(value.target.encode()), pygit2.enums.FileMode.LINK)
+                builder.insert(
+                    name, repo.create_blob(value.target.encode()), pygit2.enums.FileMode.LINK
+                )
             elif isinstance(value, Executable):
                 blob = repo.create_blob(value.content.encode())
                 builder.insert(name, blob, pygit2.enums.FileMode.BLOB_EXECUTABLE)

@@ -89,7 +89,9 @@ def test_broken_yaml_names_file_and_line(git_tree) -> None:
 
 def test_duplicate_mapping_key_is_refused_with_both_lines(git_tree) -> None:
     """A key given twice in one mapping is an error, as in Kubernetes' decoder."""
-    tree = git_tree({"app/d.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n"})
+    tree = git_tree(
+        {"app/d.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n"}
+    )
     with pytest.raises(render.RenderError) as err:
         render.render(tree, path="app", config=config())
     assert str(err.value) == "app/d.yaml:5: duplicate key 'name' (first at line 4)"
@@ -195,7 +197,9 @@ def test_validation_refuses_missing_and_invalid_names(git_tree) -> None:
 def test_rbac_names_may_hold_colons(git_tree) -> None:
     """RBAC kinds accept path-segment names such as ``system:controller``."""
     tree = git_tree(
-        {"app/r.yaml": "{apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: 'system:x'}}"}
+        {
+            "app/r.yaml": "{apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: 'system:x'}}"
+        }
     )
     assert render.render(tree, path="app", config=config()).objects == docs(
         "{apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: 'system:x'}}"
@@ -212,7 +216,10 @@ def test_duplicate_objects_are_refused_naming_both_files(git_tree) -> None:
     )
     with pytest.raises(render.RenderError) as err:
         render.render(tree, path="app", config=config())
-    assert str(err.value) == "app/b.yaml:2: duplicate object ConfigMap/ns/same: also defined in app/a.yaml:1"
+    assert (
+        str(err.value)
+        == "app/b.yaml:2: duplicate object ConfigMap/ns/same: also defined in app/a.yaml:1"
+    )
 
 
 def test_missing_app_path_is_an_error(git_tree) -> None:

@@ -1,0 +1,81 @@
+"""The ``render:`` section of an app: exec needs a command, env names and libs are checked."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from daemon import settings
+from daemon.errors import ConfigError
+
+HEAD = """\
+clusters:
+  - {name: prod, kubeconfig: /k}
+sources:
+  - {name: infra, url: https://git.example.com/infra.git, branch: main}
+apps:
+  - name: web
+    source: infra
+    path: apps/web
+    destination: {cluster: prod}
+"""
+
+
+def load(render: str) -> settings.Config:
+    return settings.loads(
+        HEAD + textwrap.indent(textwrap.dedent(render), "    "), filename="g.yaml", environ={}
+    )
+
+
+def problems(render: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load(render)
+    return info.value.problems
+
+
+def test_render_section_loads_with_all_fields() -> None:
+    """Every render field reaches RenderConfig, libs included."""
+    config = load(
+        """
+        render:
+          type: exec
+          command: [helm, template, .]
+          env: [HELM_CACHE_HOME]
+          timeout: 2m
+          libs: [vendor, lib/jsonnet]
+        """
+    )
+    assert config.apps[0].render == settings.RenderConfig(
+        type="exec",
+        command=["helm", "template", "."],
+        env=["HELM_CACHE_HOME"],
+        timeout=settings.Duration(120.0),
+        libs=["vendor", "lib/jsonnet"],
+    )
+
+
+def test_exec_without_command_and_command_without_exec_are_refused() -> None:
+    """An exec app needs a command; a command on another type would be ignored, so it is refused."""
+    assert problems("render: {type: exec}\n") == [
+        (
+            "g.yaml:10: apps[0].render.command: render.type exec needs render.command "
+            "(an argv list, e.g. [helm, template, .])"
+        )
+    ]
+    assert problems("render: {type: plain, command: [make]}\n") == [
+        "g.yaml:10: apps[0].render.command: render.command is only used with render.type: exec"
+    ]
+
+
+def test_libs_outside_the_repository_and_bad_env_names_are_refused() -> None:
+    """Library directories stay inside the repository; env entries are variable names."""
+    outside = "must be a directory inside the repository (relative, no '..' above it)"
+    assert problems(
+        "render:\n  libs: [/usr/lib, ../up, ok/../..]\n  env: [GOOD, 'BAD-NAME']\n"
+    ) == [
+        f"g.yaml:11: apps[0].render.libs[0]: '/usr/lib' {outside}",
+        f"g.yaml:11: apps[0].render.libs[1]: '../up' {outside}",
+        f"g.yaml:11: apps[0].render.libs[2]: 'ok/../..' {outside}",
+        "g.yaml:12: apps[0].render.env[1]: 'BAD-NAME' is not an environment variable name",
+    ]

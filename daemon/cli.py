@@ -192,7 +192,7 @@ def sim_cmd(**kwargs: Any) -> None:
         kwargs[key] = Path(kwargs[key]) if kwargs[key] else None
     kwargs["tokens"], kwargs["faults"] = list(kwargs["tokens"]), list(kwargs["faults"])
     try:
-        code = _run(sim_cli.serve(sim_cli.Options(**kwargs)))
+        code = sim_cli.run(sim_cli.Options(**kwargs))
     except sim_cli.UsageError as exc:
         raise errors.UsageError(str(exc)) from None
     sys.exit(code)

@@ -9,7 +9,6 @@ HTTP parsing and response encoding are the server's; algorithms are in ``merging
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -441,7 +440,7 @@ class Api:
         pending = bool(fins) or (rt.rid == "namespaces")
         if not pending:
             return self._remove(rt, old, options.dry_run, warnings, reply_object=False)
-        new = copy.deepcopy(old)
+        new = metadata.clone(old)
         new_meta = new["metadata"]
         new_meta["deletionTimestamp"] = self.now()
         new_meta["deletionGracePeriodSeconds"] = 0
@@ -470,7 +469,7 @@ class Api:
         meta = last["metadata"]
         key = self._key(rt, last)
         old = self.store.get(rt.rid, key)
-        final = metadata.ordered(copy.deepcopy(last))
+        final = metadata.ordered(metadata.clone(last))
         if not dry_run:
             self.store.commit(type_=EventType.DELETED, rid=rt.rid, key=key, obj=final, prev=old)
         if reply_object or rt.return_deleted_object:
@@ -514,7 +513,7 @@ def normalize_body(rt: ResourceType, body: Any, *, api_version: str) -> JSON:
         raise status.bad_request(
             f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
         )
-    obj = copy.deepcopy(body)
+    obj = metadata.clone(body)
     obj["kind"] = rt.kind
     obj["apiVersion"] = api_version
     meta = obj.get("metadata")
@@ -581,7 +580,7 @@ def scale_of(rt: ResourceType, obj: JSON) -> JSON:
 def with_replicas(rt: ResourceType, obj: JSON, replicas: Any) -> JSON:
     """A copy of ``obj`` with the scale's spec replicas set."""
     assert rt.scale is not None
-    new = copy.deepcopy(obj)
+    new = metadata.clone(obj)
     parts = rt.scale.spec_replicas.lstrip(".").split(".")
     cur = new
     for part in parts[:-1]:

@@ -115,6 +115,15 @@ async def serve(opts: Options, *, out: Callable[[str], None] | None = None) -> i
     return 0
 
 
+def run(opts: Options) -> int:
+    """Serve on uvloop (the emulator's throughput targets assume it); asyncio if absent."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional speed-up, imported only where used
+    except ImportError:
+        return asyncio.run(serve(opts))
+    return uvloop.run(serve(opts))
+
+
 def _ready(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()

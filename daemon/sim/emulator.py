@@ -125,9 +125,10 @@ async def run_emulator(
     )
     manager = base.Manager(api, knob_set)
     registry.install(manager)
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_route("*", "/{tail:.*}", frontend.handle)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+    # The low-level server: the front end routes Kubernetes URLs itself, so aiohttp's
+    # application and router would only add per-request cost.
+    server = web.Server(frontend.handle, access_log=None)
+    runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
     await site.start()
@@ -166,7 +167,7 @@ async def run_emulator(
                 await asyncio.to_thread(statefile.save, api, state)
 
 
-def _bound_port(runner: web.AppRunner) -> int:
+def _bound_port(runner: web.BaseRunner) -> int:
     for server in runner.sites:
         sock = server._server.sockets[0] if server._server else None  # type: ignore[attr-defined]  # noqa: SLF001
         if sock is not None:

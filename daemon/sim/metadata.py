@@ -12,12 +12,15 @@ import re
 import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
+
+import orjson
 
 from daemon.sim.resources import Generation, ResourceType
 from daemon.sim.status import FieldError
 
 JSON = dict[str, Any]
+T = TypeVar("T")
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -70,6 +73,11 @@ _META_ORDER = (
     "finalizers",
     "managedFields",
 )
+
+
+def clone(value: T) -> T:
+    """A deep copy of JSON data (an orjson round trip is several times faster than deepcopy)."""
+    return cast("T", orjson.loads(orjson.dumps(value)))
 
 
 def timestamp(moment: datetime | None = None) -> str:

@@ -77,7 +77,7 @@ class Frontend:
     log_limit: int = 100_000
     min_watch_timeout: float = 1800.0
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Serve one request; never raises."""
         entry = self._log(request)
         code = 500
@@ -110,7 +110,7 @@ class Frontend:
         finally:
             entry.code = code
 
-    async def _serve(self, request: web.Request, entry: LoggedRequest) -> web.StreamResponse:
+    async def _serve(self, request: web.BaseRequest, entry: LoggedRequest) -> web.StreamResponse:
         user = auth.user_for(self.tokens, request.headers.get("Authorization"))
         if user is None:
             raise status.unauthorized()
@@ -125,7 +125,7 @@ class Frontend:
             raise injected.error
         return await self._dispatch(request, verb, user)
 
-    def _log(self, request: web.Request) -> LoggedRequest:
+    def _log(self, request: web.BaseRequest) -> LoggedRequest:
         if len(self.requests) >= self.log_limit:
             del self.requests[: self.log_limit // 10]
         entry = LoggedRequest(
@@ -142,7 +142,7 @@ class Frontend:
         self.requests.append(entry)
         return entry
 
-    async def _dispatch(self, request: web.Request, verb: str, user: str) -> web.StreamResponse:
+    async def _dispatch(self, request: web.BaseRequest, verb: str, user: str) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
         if request.method == "GET":
             doc = self._discovery(parts)
@@ -191,7 +191,7 @@ class Frontend:
             raise status.method_not_supported(resource=rt.plural, group=rt.group, action=action)
 
     async def _write(
-        self, request: web.Request, verb: str, target: Target, user: str
+        self, request: web.BaseRequest, verb: str, target: Target, user: str
     ) -> web.StreamResponse:
         self._require_verb(target, verb)
         q = request.query
@@ -287,7 +287,7 @@ class Frontend:
         )
         return _json_response(200, listing.list_body(rt, page, lambda o: self.api.serve(rt, o)))
 
-    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def _watch(self, request: web.BaseRequest, target: Target) -> web.StreamResponse:
         self._require_verb(target, "watch")
         q = request.query
         rt = target.rt
@@ -390,7 +390,7 @@ class Frontend:
         return Target(rt=rt, namespace=namespace, name=name, subresource=sub)
 
 
-def _verb(request: web.Request) -> str:
+def _verb(request: web.BaseRequest) -> str:
     """The Kubernetes verb of a request (RequestInfo's rules, simplified)."""
     parts = [p for p in request.path.split("/") if p]
     method = request.method
@@ -467,7 +467,7 @@ def _options_invalid(kind: str, *errs: FieldError) -> StatusError:
 
 
 def _write_options(
-    q: Mapping[str, str], request: web.Request, *, user: str, options_kind: str
+    q: Mapping[str, str], request: web.BaseRequest, *, user: str, options_kind: str
 ) -> api_mod.WriteOptions:
     dry = _getall(q, "dryRun")
     bad = [d for d in dry if d != "All"]
@@ -651,7 +651,7 @@ def _delete_options(q: Mapping[str, str], raw: bytes) -> api_mod.DeleteOptions:
 # Bodies and responses ----------------------------------------------------------------
 
 
-async def _read_body(request: web.Request) -> bytes:
+async def _read_body(request: web.BaseRequest) -> bytes:
     """The request body, or 413 once it passes 3 MiB."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise status.entity_too_large(MAX_BODY)

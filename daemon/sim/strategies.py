@@ -9,11 +9,11 @@ The generic path (``api``) calls these; field defaulting proper is in ``merging`
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon.sim import metadata
 from daemon.sim.resources import ResourceType
 from daemon.sim.status import FieldError
 
@@ -83,7 +83,7 @@ def prepare_create(rt: ResourceType, obj: JSON, alloc: Allocator) -> None:
         if initial is None:
             obj.pop("status", None)
         else:
-            obj["status"] = copy.deepcopy(initial)
+            obj["status"] = metadata.clone(initial)
     if rt.rid == "namespaces":
         meta = obj["metadata"]
         meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
@@ -129,7 +129,7 @@ def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str) -> 
     """
     if subresource == "status":
         if "spec" in old:
-            new["spec"] = copy.deepcopy(old["spec"])
+            new["spec"] = metadata.clone(old["spec"])
         else:
             new.pop("spec", None)
         if rt.rid == "deployments.apps":
@@ -138,7 +138,7 @@ def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str) -> 
         finalizers = (new.get("spec") or {}).get("finalizers")
         rv = new["metadata"].get("resourceVersion")
         new.clear()
-        new.update(copy.deepcopy(old))
+        new.update(metadata.clone(old))
         if rv is not None:
             new["metadata"]["resourceVersion"] = rv
         spec = new.setdefault("spec", {})
@@ -148,7 +148,7 @@ def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str) -> 
             spec.pop("finalizers", None)
     elif rt.status:
         if "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
+            new["status"] = metadata.clone(old["status"])
         else:
             new.pop("status", None)
     if rt.rid == "services":
@@ -160,7 +160,7 @@ def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str) -> 
 
 def _keep(old: JSON, new: JSON, key: str) -> None:
     if key in old:
-        new[key] = copy.deepcopy(old[key])
+        new[key] = metadata.clone(old[key])
     else:
         new.pop(key, None)
 

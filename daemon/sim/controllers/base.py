@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import fnmatch
 import heapq
 import itertools
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from daemon.sim import api as api_mod
+from daemon.sim import metadata
 from daemon.sim.status import StatusError
 from daemon.sim.store import Change, EventType
 
@@ -180,4 +180,4 @@ async def _first(a: asyncio.Event, b: asyncio.Event) -> None:
 
 def copy_obj(obj: JSON) -> JSON:
     """A deep copy to modify before writing back."""
-    return copy.deepcopy(obj)
+    return metadata.clone(obj)

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import orjson
+import yaml
 
 from daemon import errors, logs, settings
-from daemon.runtime import database, demo
+from daemon.runtime import database, demo, gitloop
 from daemon.runtime import main as daemon_main
+from daemon.shell import gitsource, render
 
 T = TypeVar("T")
 
@@ -196,6 +199,49 @@ def sim_cmd(**kwargs: Any) -> None:
     except sim_cli.UsageError as exc:
         raise errors.UsageError(str(exc)) from None
     sys.exit(code)
+
+
+@cli.command("render")
+@click.argument("app")
+@click.option(
+    "--revision", default=None, help="Commit, branch or tag (default: the source's head)."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of YAML documents.")
+@pass_ctx
+def render_cmd(ctx: _Context, app: str, revision: str | None, as_json: bool) -> None:
+    """Print APP's rendered objects, sorted by key (Secret values as digests); exit 1 on errors."""
+    try:
+        _, objects = _run(gitloop.render_one(ctx.config(), app, revision=revision))
+    except render.RenderError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    except gitsource.FetchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(orjson.dumps(objects, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(yaml.safe_dump_all(objects, sort_keys=False), nl=False)
+
+
+@cli.group("sources")
+def sources_group() -> None:
+    """Git sources."""
+
+
+@sources_group.command("poll")
+@click.argument("name", required=False)
+@pass_ctx
+def sources_poll(ctx: _Context, name: str | None) -> None:
+    """Poll NAME (default: every source) once, render what changed, print what was recorded."""
+    config = ctx.config()
+
+    async def go() -> list[str]:
+        async with database.opened(config) as store:
+            return await gitloop.poll_once(config, store, [name] if name else None)
+
+    for line in _run(go()):
+        click.echo(line)
 
 
 def main() -> None:

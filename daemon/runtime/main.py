@@ -16,9 +16,9 @@ import socket
 import uuid
 
 from daemon import logs, settings
-from daemon.runtime import database, projector, statekeeper, writer
+from daemon.runtime import database, gitloop, projector, statekeeper, writer
 from daemon.runtime.supervisor import Supervisor
-from daemon.shell import eventstore, sdnotify
+from daemon.shell import eventstore, httpapi, sdnotify
 
 log = logs.get("daemon")
 
@@ -40,11 +40,23 @@ class Daemon:
         self.supervisor = Supervisor()
         self.notifier = sdnotify.Notifier()
         self.ready = asyncio.Event()
+        self.http = httpapi.Server(config.http.listen)
+        self.git: gitloop.GitSide | None = None
 
     def _add_tasks(self) -> None:
         sup = self.supervisor
         sup.add("state", self.keeper.follow, stop_order=STOP_INPUTS)
         sup.add("projector", lambda: projector.run(self.store), stop_order=STOP_INPUTS)
+        self.git = gitloop.GitSide(
+            self.config,
+            appender=self.writer,
+            store=self.store,
+            state=self.keeper.state,
+            http=self.http,
+            instance=self.instance,
+        )
+        sup.add("git", self.git.run, stop_order=STOP_INPUTS)
+        sup.add("http", self.http.run, stop_order=STOP_INPUTS)
         interval = sdnotify.watchdog_interval()
         if interval is not None:
             sup.add("watchdog", lambda: self._watchdog(interval), stop_order=STOP_INPUTS)

@@ -52,17 +52,19 @@ def parse_listen(listen: str) -> tuple[str, int]:
 class Server:
     """An aiohttp application served on one address until cancelled."""
 
-    def __init__(self, listen: str, *, hooks: Hooks | None = None) -> None:
-        """Serve on ``listen``; webhooks are enabled when ``hooks`` is given."""
+    def __init__(self, listen: str) -> None:
+        """Serve on ``listen`` (``host:port``); only ``/healthz`` until more is added."""
         self.host, self.port = parse_listen(listen)
         self.app = web.Application(client_max_size=webhooks.MAX_BODY)
         self.app.router.add_get("/healthz", _healthz)
-        if hooks is not None:
-            self.app[HOOKS] = hooks
-            for dialect in webhooks.Dialect:
-                self.app.router.add_post(f"/hooks/{dialect.value}", _hook_handler(dialect))
         self.bound: tuple[str, int] | None = None
         self.started = asyncio.Event()
+
+    def enable_hooks(self, hooks: Hooks) -> None:
+        """Serve ``POST /hooks/{github,gitlab,generic}`` for ``hooks.sources`` (before ``run``)."""
+        self.app[HOOKS] = hooks
+        for dialect in webhooks.Dialect:
+            self.app.router.add_post(f"/hooks/{dialect.value}", _hook_handler(dialect))
 
     def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
         """Add routes (before ``run``)."""

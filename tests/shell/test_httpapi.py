@@ -36,7 +36,8 @@ class _Recorder:
 async def served() -> AsyncIterator[tuple[str, _Recorder]]:
     """A server on an ephemeral loopback port with the sources above; yields its base URL."""
     trigger = _Recorder()
-    server = httpapi.Server("127.0.0.1:0", hooks=httpapi.Hooks(sources=SOURCES, trigger=trigger))
+    server = httpapi.Server("127.0.0.1:0")
+    server.enable_hooks(httpapi.Hooks(sources=SOURCES, trigger=trigger))
     task = asyncio.create_task(server.run())
     await asyncio.wait_for(server.started.wait(), 10)
     assert server.bound is not None

@@ -24,6 +24,7 @@ from typing import Any, Literal, NewType
 
 import yaml
 
+from daemon.core import sources as core_sources
 from daemon.errors import ConfigError
 
 Duration = NewType("Duration", float)
@@ -598,6 +599,7 @@ def _check_references(config: Config, ctx: _Context, root: yaml.Node) -> None:
                 f"sources[{i}]",
                 f"set only one of branch, tag, semver, commit (got {', '.join(refs)})",
             )
+        _check_source(src, i, ctx, root)
     for i, cluster in enumerate(config.clusters):
         if cluster.in_cluster and cluster.kubeconfig:
             ctx.problem(
@@ -653,3 +655,59 @@ def _check_render(config: Config, ctx: _Context, root: yaml.Node) -> None:
                     f"{lib!r} must be a directory inside the repository "
                     "(relative, no '..' above it)",
                 )
+
+
+_URL_SCHEMES = ("https://", "http://", "ssh://", "git://", "file://")
+_SCP_URL = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:(?!//)[^\s]+$")
+
+
+def _check_source(src: SourceConfig, i: int, ctx: _Context, root: yaml.Node) -> None:
+    """A source's URL, ref and credentials make sense (and no secret hides in the URL)."""
+    where = f"sources[{i}]"
+    url_node = _child(root, "sources", i, "url")
+    is_scp = _SCP_URL.match(src.url) is not None and "://" not in src.url
+    if not src.url.startswith(_URL_SCHEMES) and not is_scp:
+        ctx.problem(
+            url_node,
+            f"{where}.url",
+            "use an https://, ssh://, git://, file:// or user@host:path URL",
+        )
+    elif "://" in src.url and "@" in src.url.split("://", 1)[1].split("/", 1)[0]:
+        userinfo = src.url.split("://", 1)[1].split("@", 1)[0]
+        if ":" in userinfo or src.url.startswith(("https://", "http://")):
+            ctx.problem(
+                url_node,
+                f"{where}.url",
+                "credentials do not belong in the URL (they would show in logs and events): "
+                "move them to auth (token, token_file, username, password, password_file)",
+            )
+    if src.semver is not None:
+        try:
+            core_sources.parse_constraint(src.semver)
+        except ValueError as exc:
+            ctx.problem(_child(root, "sources", i, "semver"), f"{where}.semver", str(exc))
+    is_ssh = is_scp or src.url.startswith("ssh://")
+    auth = src.auth
+    if auth is None:
+        if is_ssh:
+            ctx.problem(
+                url_node,
+                where,
+                "an SSH source needs auth.ssh_key_file and auth.known_hosts_file "
+                "(host keys are checked strictly)",
+            )
+        return
+    auth_node = _child(root, "sources", i, "auth")
+    for value, file, name in (
+        (auth.token, auth.token_file, "token"),
+        (auth.password, auth.password_file, "password"),
+    ):
+        if value is not None and file is not None:
+            ctx.problem(auth_node, f"{where}.auth", f"set {name} or {name}_file, not both")
+    if is_ssh and (auth.ssh_key_file is None or auth.known_hosts_file is None):
+        ctx.problem(
+            auth_node,
+            f"{where}.auth",
+            "an SSH source needs ssh_key_file and known_hosts_file "
+            "(host keys are checked strictly)",
+        )

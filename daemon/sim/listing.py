@@ -110,7 +110,10 @@ def list_page(
         if at < 0:
             at = None
     rv = store.rv if at is None else at
-    objects = store.items(flt.rt.rid) if at is None else store.snapshot(flt.rt.rid, at)
+    if at is None:
+        objects = store.items(flt.rt.rid)
+    else:
+        objects = store.snapshot(flt.rt.rid, at, what="continue" if continue_token else "list")
     keys = sorted(k for k in objects if not start or k >= start)
     if flt.namespace and flt.rt.namespaced:
         prefix = flt.namespace + "/"

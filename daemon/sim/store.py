@@ -93,12 +93,12 @@ class Store:
         """Every resource id that holds or held objects."""
         return list(self._objects)
 
-    def snapshot(self, rid: str, at: int) -> dict[str, JSON]:
+    def snapshot(self, rid: str, at: int, *, what: str = "list") -> dict[str, JSON]:
         """The objects of ``rid`` as they were at revision ``at`` (for continue/Exact lists)."""
         current = dict(self.items(rid))
         if at >= self.rv:
             return current
-        self.require_history(at, what="list")
+        self.require_history(at, what=what)
         for change in reversed(self._log[at + 1 - self._first :]):
             if change.rid != rid:
                 continue
@@ -113,6 +113,8 @@ class Store:
         if since < self._first - 1:
             if what == "watch":
                 raise status.expired(f"too old resource version: {since} ({self._first - 1})")
+            if what == "list":
+                raise status.expired("The resourceVersion for the provided list is too old.")
             raise status.expired(
                 "The provided continue parameter is too old to display a consistent list "
                 "result. You can start a new list without the continue parameter."

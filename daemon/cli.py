@@ -20,7 +20,7 @@ import orjson
 import yaml
 
 from daemon import errors, logs, settings
-from daemon.runtime import database, demo, gitloop
+from daemon.runtime import appcommands, database, demo, gitloop, verify
 from daemon.runtime import main as daemon_main
 from daemon.shell import gitsource, render
 
@@ -242,6 +242,135 @@ def sources_poll(ctx: _Context, name: str | None) -> None:
 
     for line in _run(go()):
         click.echo(line)
+
+
+def _app_store_call(ctx: _Context, name: str, action: Any) -> Any:
+    """Open the log, look the app up in the configuration, run ``action(store, app)``."""
+    config = ctx.config()
+    app = appcommands.app_config(config, name)
+
+    async def go() -> Any:
+        async with database.opened(config) as store:
+            return await action(store, app)
+
+    return _run(go())
+
+
+@cli.command("sync")
+@click.argument("app")
+@click.option("--reason", default="", help="Why (kept in the log).")
+@click.option("--actor", default=None, help="Who (default: cli:<your user>).")
+@pass_ctx
+def sync_cmd(ctx: _Context, app: str, reason: str, actor: str | None) -> None:
+    """Ask the daemon to sync APP now (recorded with its actor)."""
+    who = appcommands.actor_name(actor)
+    position = _app_store_call(
+        ctx, app, lambda store, a: appcommands.request_sync(store, a, actor=who, reason=reason)
+    )
+    click.echo(f"sync of {app} requested by {who} (event {position})")
+
+
+@cli.command("rollback")
+@click.argument("app")
+@click.option("--to", "revision", required=True, help="A commit recorded on the app's source.")
+@click.option("--reason", default="", help="Why (kept in the log).")
+@click.option(
+    "--until-next-commit",
+    is_flag=True,
+    help="Lift the pin by itself when a newer commit is rendered.",
+)
+@click.option("--actor", default=None, help="Who (default: cli:<your user>).")
+@pass_ctx
+def rollback_cmd(
+    ctx: _Context,
+    *,
+    app: str,
+    revision: str,
+    reason: str,
+    until_next_commit: bool,
+    actor: str | None,
+) -> None:
+    """Pin APP to an earlier revision; auto-sync stays there until `gitopsd unpin`."""
+    who = appcommands.actor_name(actor)
+    sha = _app_store_call(
+        ctx,
+        app,
+        lambda store, a: appcommands.pin(
+            store,
+            a,
+            revision=revision,
+            actor=who,
+            reason=reason,
+            until_newer_commit=until_next_commit,
+        ),
+    )
+    lift = "the next commit" if until_next_commit else "`gitopsd unpin`"
+    click.echo(f"{app} pinned to {sha[:12]} by {who}; auto-sync stays there until {lift}")
+
+
+@cli.command("unpin")
+@click.argument("app")
+@click.option("--reason", default="", help="Why (kept in the log).")
+@click.option("--actor", default=None, help="Who (default: cli:<your user>).")
+@pass_ctx
+def unpin_cmd(ctx: _Context, app: str, reason: str, actor: str | None) -> None:
+    """Lift APP's pin: auto-sync follows its source again."""
+    who = appcommands.actor_name(actor)
+    lifted = _app_store_call(
+        ctx, app, lambda store, a: appcommands.unpin(store, a, actor=who, reason=reason)
+    )
+    click.echo(f"{app} unpinned by {who}" if lifted else f"{app} was not pinned")
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of apps.")
+@pass_ctx
+def status_cmd(ctx: _Context, as_json: bool) -> None:
+    """Each app: revision wanted and applied, sync state, health, last sync."""
+    config = ctx.config()
+
+    async def go() -> list[dict[str, Any]]:
+        async with database.opened(config) as store:
+            return appcommands.status_rows(await appcommands.load_state(store), config)
+
+    rows = _run(go())
+    if as_json:
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(appcommands.format_status(rows))
+
+
+@cli.command("history")
+@click.argument("app")
+@pass_ctx
+def history_cmd(ctx: _Context, app: str) -> None:
+    """APP's story from the log: renders, syncs, steps, health, pins."""
+    lines = _app_store_call(ctx, app, appcommands.history)
+    click.echo("\n".join(lines) if lines else f"nothing recorded for {app} yet")
+
+
+@cli.command("verify")
+@pass_ctx
+def verify_cmd(ctx: _Context) -> None:
+    """Replay the log and recompute every recorded plan; exit 1 on any difference."""
+    config = ctx.config()
+
+    async def go() -> verify.Report:
+        async with database.opened(config) as store:
+            return await verify.verify(store)
+
+    report = _run(go())
+    for mismatch in report.mismatches:
+        click.echo(
+            f"position {mismatch.position}: app {mismatch.app} sync {mismatch.sync_id}: "
+            f"{mismatch.detail}"
+        )
+    click.echo(
+        f"{report.events} events replayed, {report.plans} plans recomputed, "
+        f"{len(report.mismatches)} differences"
+    )
+    if report.mismatches:
+        sys.exit(1)
 
 
 def main() -> None:

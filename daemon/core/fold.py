@@ -98,8 +98,10 @@ def _render(app: AppState, event: ev.DesiredStateRendered | ev.RenderFailed) -> 
         case ev.DesiredStateRendered():
             if app.pinned is not None and event.revision == app.pinned:
                 app.pinned_desired = dict(event.objects)
-            elif app.pinned is not None and app.pin_until_newer:
-                # A pin "until a newer commit" lifts when one is rendered.
+                if event.revision != app.revision:
+                    return  # a render of the pin is not news about the source's head
+            elif app.pinned is not None and app.pin_until_newer and event.revision != app.revision:
+                # A pin "until a newer commit" lifts when a newer head is rendered.
                 app.pinned = None
                 app.pinned_desired = None
                 app.pin_until_newer = False

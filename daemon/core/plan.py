@@ -25,6 +25,7 @@ from typing import Any
 
 from daemon.core import codec, diff, ids, ordering
 from daemon.core.events import PlanStep, StepAction
+from daemon.core.state import State
 
 TRACKING_LABEL = "gitopsd.io/app"
 TRACKING_ANNOTATION = "gitopsd.io/tracking"
@@ -373,3 +374,59 @@ def _order(key: str, place: ordering.Placement | None) -> tuple[Any, ...]:
 
 def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
+
+
+class MissingBlobsError(LookupError):
+    """Bodies the plan needs are not in the blob map given; fetch them and call again."""
+
+    def __init__(self, digests: set[str]) -> None:
+        super().__init__(f"{len(digests)} object bodies are needed: {sorted(digests)[:3]}...")
+        self.digests = digests
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AppPlan:
+    """A plan for an app and what it was computed from."""
+
+    revision: str
+    plan: Plan
+    prepared: Prepared
+    policy: Policy
+
+
+def plan_app(
+    state: State, app_name: str, *, blobs: Mapping[str, Any], scopes: Mapping[str, bool]
+) -> AppPlan | None:
+    """The plan for ``app_name`` from the folded ``state`` and object bodies by digest.
+
+    None when the app has no policy yet or nothing rendered to converge on. Raises
+    ``MissingBlobsError`` naming the digests to fetch when ``blobs`` lacks some.
+    """
+    app = state.apps.get(app_name)
+    if app is None or app.policy is None:
+        return None
+    revision, desired = app.target()
+    if revision is None or desired is None:
+        return None
+    policy = Policy.from_json(app.policy)
+    missing = {d for d in desired.values() if d not in blobs}
+    if missing:
+        raise MissingBlobsError(missing)
+    prepared = prepare(
+        app=app_name,
+        objects={key: blobs[digest] for key, digest in desired.items()},
+        policy=policy,
+        scopes=scopes,
+    )
+    cluster = state.clusters.get(policy.cluster)
+    objects = cluster.objects if cluster is not None else {}
+    keys = set(prepared.bodies) | set(prepared.refused) | set(app.inventory)
+    live_digests = {k: objects[k].digest for k in keys if k in objects}
+    missing = {d for d in live_digests.values() if d not in blobs}
+    if missing:
+        raise MissingBlobsError(missing)
+    live = {k: blobs[d] for k, d in live_digests.items()}
+    result = compute(
+        app=app_name, prepared=prepared, live=live, inventory=app.inventory, policy=policy
+    )
+    return AppPlan(revision=revision, plan=result, prepared=prepared, policy=policy)

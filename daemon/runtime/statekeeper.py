@@ -9,8 +9,10 @@ their own append.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from daemon import logs
+from daemon.core import events as ev
 from daemon.core import fold
 from daemon.core import state as core_state
 from daemon.shell import eventstore
@@ -30,6 +32,8 @@ class StateKeeper:
         self.state = core_state.State()
         self._changed = asyncio.Condition()
         self._since_snapshot = 0
+        self.listeners: list[Callable[[ev.Recorded], None]] = []
+        """Called with each event folded by ``follow`` (after it is folded)."""
 
     async def load(self) -> core_state.State:
         """Start from the latest usable snapshot and fold the tail."""
@@ -52,6 +56,8 @@ class StateKeeper:
         """Fold new events forever, snapshotting as configured."""
         async for item in self._store.subscribe(self.state.position):
             fold.evolve(self.state, item)
+            for listener in self.listeners:
+                listener(item)
             self._since_snapshot += 1
             if self._since_snapshot >= self._snapshot_every:
                 await self.snapshot()

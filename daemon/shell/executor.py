@@ -1,0 +1,384 @@
+"""The executor: carries out a sync plan against a cluster and records every outcome.
+
+It decides nothing: the plan (``core.plan``) says what to do and in which order; the
+executor does it and reports what the API answered, appending each outcome as it
+happens (``ObjectApplied``, ``ObjectPruned``, ``StepFailed``, and last ``SyncFinished``).
+
+The protocol, after gitops-engine's sync and Flux's staged apply:
+
+1. Refused steps (policy) fail the sync before anything is touched.
+2. Stage 0 — Namespaces and CRDs to create or update — is dry-run, applied and waited
+   for (a CRD must be Established before its resources can be dry-run).
+3. Every other create/update is dry-run on the server (``dryRun=All``), and every prune
+   is dry-run too. One failure stops the sync before anything else changes, naming the
+   object (``Kind/ns/name dry-run failed: ...``).
+4. Groups of (phase, wave) are applied in order — server-side apply with field manager
+   ``gitopsd`` and force — and each group but the last must become healthy before the
+   next starts. Hooks with ``BeforeHookCreation`` are deleted before they are applied,
+   ``HookSucceeded``/``HookFailed`` ones after they finish. An immutable-field error
+   recreates the object only when the app allows it.
+5. Prunes run last, in plan order, each with the live object's uid as a precondition;
+   a deletion still pending (finalizers) is not recorded as pruned, so the key stays in
+   the inventory and the next sync tries again.
+6. On failure, ``SyncFail`` hooks are applied.
+
+Retrying 429/5xx (honouring Retry-After) is the cluster client's job; a step that still
+fails here fails the sync, and the reconciler retries the whole sync with backoff.
+Applying is idempotent (the same body gives the same object), so a retry or a restart
+never applies a step twice with different results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from daemon import logs
+from daemon.core import events as ev
+from daemon.core import ids, ordering
+from daemon.core.events import PlanStep, StepAction, SyncResult
+from daemon.core.plan import Plan
+from daemon.shell import kubeerrors
+
+log = logs.get("executor")
+
+FIELD_MANAGER = "gitopsd"
+_APPLY_ACTIONS = frozenset({StepAction.CREATE, StepAction.UPDATE})
+
+
+class Cluster(Protocol):
+    """What the executor needs from a cluster client (``kubeclient.ClusterClient``)."""
+
+    async def apply(
+        self, body: Mapping[str, Any], *, field_manager: str, force: bool, dry_run: bool
+    ) -> tuple[dict[str, Any], bool]:
+        """Server-side apply; returns the object and whether it was created."""
+        ...
+
+    async def delete_key(self, key: str, *, dry_run: bool = False, uid: str | None = None) -> str:
+        """Delete by object key; "deleted", "pending" (finalizers) or "gone"."""
+        ...
+
+    async def get_key(self, key: str) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        ...
+
+
+Recorder = Callable[[Sequence[ev.EventBase]], Awaitable[None]]
+WaveWaiter = Callable[[Sequence[str], float], Awaitable[tuple[bool, str]]]
+"""``wait(keys, timeout) -> (healthy, message)``: waits until every key is healthy,
+or one is degraded, or the timeout passes."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Sync:
+    """Everything one sync needs."""
+
+    app: str
+    sync_id: str
+    revision: str
+    plan: Plan
+    bodies: Mapping[str, Mapping[str, Any]]
+    """The bodies to apply by key (Secrets with their real values)."""
+    live_uids: Mapping[str, str]
+    allow_recreate: bool
+    health_timeout: float
+
+
+class _SyncFailedError(Exception):
+    """Stops the sync; the events explaining why are already recorded."""
+
+
+class Executor:
+    """Runs syncs on one cluster."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        record: Recorder,
+        wait_healthy: WaveWaiter,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``record`` appends events to the app's stream; ``wait_healthy`` gates waves."""
+        self._cluster = cluster
+        self._record = record
+        self._wait_healthy = wait_healthy
+        self._clock = clock
+
+    async def run(self, sync: Sync) -> ev.SyncFinished:
+        """Carry out ``sync``; the returned SyncFinished is already recorded."""
+        started = self._clock()
+        try:
+            message = await self._run(sync)
+        except _SyncFailedError as exc:
+            await self._sync_fail_hooks(sync)
+            return await self._finish(sync, SyncResult.FAILED, str(exc), started)
+        return await self._finish(sync, SyncResult.SUCCEEDED, message, started)
+
+    async def _run(self, sync: Sync) -> str:
+        steps = sync.plan.steps
+        refused = [s for s in steps if s.action is StepAction.REFUSED]
+        if refused:
+            for step in refused:
+                await self._fail(sync, step.key, "policy", message=step.reason)
+            raise _SyncFailedError(
+                f"{len(refused)} object(s) refused by the app's restrictions, nothing applied: "
+                + "; ".join(f"{ids.display_key(s.key)}: {s.reason}" for s in refused[:3])
+            )
+        applies = [s for s in steps if s.phase not in ("Prune", ordering.Phase.SYNC_FAIL)]
+        first = [s for s in applies if _stage(s) == 0]
+        rest = [s for s in applies if _stage(s) != 0]
+        prunes = [s for s in steps if s.action is StepAction.PRUNE]
+        if first:
+            await self._dry_run(sync, [s for s in first if s.action in _APPLY_ACTIONS], [])
+            await self._apply_group(sync, first, wait=True)
+        await self._dry_run(sync, [s for s in rest if s.action in _APPLY_ACTIONS], prunes)
+        groups = _groups(rest)
+        for i, group in enumerate(groups):
+            await self._apply_group(sync, group, wait=i < len(groups) - 1)
+        pending = await self._prune(sync, prunes)
+        return _summary(steps, pending)
+
+    # -- dry run -----------------------------------------------------------------------
+
+    async def _dry_run(self, sync: Sync, applies: list[PlanStep], prunes: list[PlanStep]) -> None:
+        failures: list[str] = []
+        for step in applies:
+            try:
+                await self._cluster.apply(
+                    sync.bodies[step.key], field_manager=FIELD_MANAGER, force=True, dry_run=True
+                )
+            except kubeerrors.KubeError as exc:
+                await self._fail(sync, step.key, "dry-run", exc)
+                failures.append(f"{ids.display_key(step.key)} dry-run failed: {_what(exc)}")
+        for step in prunes:
+            try:
+                await self._cluster.delete_key(
+                    step.key, dry_run=True, uid=sync.live_uids.get(step.key)
+                )
+            except kubeerrors.KubeError as exc:
+                if exc.is_not_found:
+                    continue
+                await self._fail(sync, step.key, "dry-run", exc)
+                failures.append(f"{ids.display_key(step.key)} dry-run delete failed: {_what(exc)}")
+        if failures:
+            more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+            raise _SyncFailedError(f"{failures[0]}{more}; nothing was changed")
+
+    # -- apply -------------------------------------------------------------------------
+
+    async def _apply_group(self, sync: Sync, group: list[PlanStep], *, wait: bool) -> None:
+        for step in group:
+            if step.action in _APPLY_ACTIONS:
+                await self._apply_step(sync, step)
+        keys = [s.key for s in group]
+        hooks = [s for s in group if s.phase != ordering.Phase.SYNC]
+        if not (wait or hooks):
+            return
+        healthy, message = await self._wait_healthy(keys, sync.health_timeout)
+        await self._after_hooks(sync, hooks, succeeded=healthy)
+        if not healthy:
+            culprit = keys[0]
+            await self._fail(sync, culprit, "health", message=message)
+            raise _SyncFailedError(f"wave did not become healthy: {message}")
+
+    async def _apply_step(self, sync: Sync, step: PlanStep) -> None:
+        body = sync.bodies[step.key]
+        if "BeforeHookCreation" in _hook_delete(body):
+            await self._delete_and_wait(sync, step.key)
+        try:
+            obj, created = await self._cluster.apply(
+                body, field_manager=FIELD_MANAGER, force=True, dry_run=False
+            )
+        except kubeerrors.KubeError as exc:
+            if not (exc.is_immutable and sync.allow_recreate):
+                await self._fail(sync, step.key, "apply", exc)
+                hint = (
+                    "; set sync.allow_recreate to let gitopsd recreate it"
+                    if exc.is_immutable
+                    else ""
+                )
+                raise _SyncFailedError(
+                    f"{ids.display_key(step.key)} apply failed: {_what(exc)}{hint}"
+                ) from exc
+            log.info("apply.recreating", key=step.key, reason=exc.message)
+            await self._delete_and_wait(sync, step.key)
+            obj, created = await self._apply_or_fail(sync, step)
+        await self._applied(sync, step, obj, created=created)
+
+    async def _apply_or_fail(self, sync: Sync, step: PlanStep) -> tuple[dict[str, Any], bool]:
+        try:
+            return await self._cluster.apply(
+                sync.bodies[step.key], field_manager=FIELD_MANAGER, force=True, dry_run=False
+            )
+        except kubeerrors.KubeError as exc:
+            await self._fail(sync, step.key, "apply", exc)
+            raise _SyncFailedError(
+                f"{ids.display_key(step.key)} apply failed: {_what(exc)}"
+            ) from exc
+
+    async def _applied(
+        self, sync: Sync, step: PlanStep, obj: Mapping[str, Any], *, created: bool
+    ) -> None:
+        version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+        await self._record(
+            [
+                ev.ObjectApplied(
+                    app=sync.app,
+                    sync_id=sync.sync_id,
+                    key=step.key,
+                    created=created,
+                    resource_version=version,
+                    digest=step.digest or "",
+                )
+            ]
+        )
+
+    async def _delete_and_wait(self, sync: Sync, key: str, *, attempts: int = 100) -> None:
+        """Delete ``key`` (a hook or an object to recreate) and wait until it is gone."""
+        try:
+            outcome = await self._cluster.delete_key(key)
+            for _ in range(attempts):
+                if outcome == "gone" or await self._cluster.get_key(key) is None:
+                    return
+                await asyncio.sleep(0.1)
+        except kubeerrors.KubeError as exc:
+            await self._fail(sync, key, "delete", exc)
+            raise _SyncFailedError(f"{ids.display_key(key)} delete failed: {_what(exc)}") from exc
+        await self._fail(sync, key, "delete", message="still being deleted (finalizers?)")
+        raise _SyncFailedError(f"{ids.display_key(key)} is still being deleted")
+
+    async def _after_hooks(self, sync: Sync, hooks: list[PlanStep], *, succeeded: bool) -> None:
+        wanted = "HookSucceeded" if succeeded else "HookFailed"
+        for step in hooks:
+            if wanted in _hook_delete(sync.bodies[step.key]):
+                try:
+                    await self._cluster.delete_key(step.key)
+                except kubeerrors.KubeError as exc:
+                    log.warning("hook.delete_failed", key=step.key, error=str(exc))
+
+    async def _sync_fail_hooks(self, sync: Sync) -> None:
+        hooks = [s for s in sync.plan.steps if s.phase == ordering.Phase.SYNC_FAIL]
+        for step in hooks:
+            if step.action not in _APPLY_ACTIONS:
+                continue
+            try:
+                obj, created = await self._cluster.apply(
+                    sync.bodies[step.key], field_manager=FIELD_MANAGER, force=True, dry_run=False
+                )
+            except kubeerrors.KubeError as exc:
+                await self._fail(sync, step.key, "apply", exc)
+                continue
+            await self._applied(sync, step, obj, created=created)
+
+    # -- prune ---------------------------------------------------------------------------
+
+    async def _prune(self, sync: Sync, prunes: list[PlanStep]) -> list[str]:
+        pending: list[str] = []
+        for step in prunes:
+            try:
+                outcome = await self._cluster.delete_key(step.key, uid=sync.live_uids.get(step.key))
+            except kubeerrors.KubeError as exc:
+                if exc.is_conflict:
+                    # The uid precondition failed: someone recreated it; not ours to delete.
+                    await self._fail(sync, step.key, "prune", exc)
+                    continue
+                await self._fail(sync, step.key, "prune", exc)
+                raise _SyncFailedError(
+                    f"{ids.display_key(step.key)} prune failed: {_what(exc)}"
+                ) from exc
+            if outcome == "pending":
+                pending.append(step.key)
+                continue
+            await self._record(
+                [
+                    ev.ObjectPruned(
+                        app=sync.app,
+                        sync_id=sync.sync_id,
+                        key=step.key,
+                        already_gone=outcome == "gone",
+                    )
+                ]
+            )
+        return pending
+
+    # -- recording -----------------------------------------------------------------------
+
+    async def _fail(
+        self,
+        sync: Sync,
+        key: str,
+        stage: str,
+        exc: kubeerrors.KubeError | None = None,
+        *,
+        message: str = "",
+    ) -> None:
+        await self._record(
+            [
+                ev.StepFailed(
+                    app=sync.app,
+                    sync_id=sync.sync_id,
+                    key=key,
+                    stage=stage,
+                    code=exc.code if exc else 0,
+                    reason=exc.reason if exc else "",
+                    message=exc.message if exc else message,
+                )
+            ]
+        )
+
+    async def _finish(
+        self, sync: Sync, result: SyncResult, message: str, started: float
+    ) -> ev.SyncFinished:
+        finished = ev.SyncFinished(
+            app=sync.app,
+            sync_id=sync.sync_id,
+            revision=sync.revision,
+            result=result,
+            message=message,
+            duration_ms=int((self._clock() - started) * 1000),
+        )
+        await self._record([finished])
+        return finished
+
+
+def _stage(step: PlanStep) -> int:
+    return ordering.stage(ids.parse_key(step.key).kind)
+
+
+def _groups(steps: list[PlanStep]) -> list[list[PlanStep]]:
+    """Consecutive steps of the same (phase, wave); the plan is already in order."""
+    groups: list[list[PlanStep]] = []
+    current: tuple[str, int] | None = None
+    for step in steps:
+        marker = (step.phase, step.wave)
+        if marker != current:
+            groups.append([])
+            current = marker
+        groups[-1].append(step)
+    return groups
+
+
+def _hook_delete(body: Mapping[str, Any]) -> tuple[str, ...]:
+    try:
+        return ordering.placement(body).hook_delete
+    except ordering.AnnotationError:
+        return ()
+
+
+def _what(exc: kubeerrors.KubeError) -> str:
+    return f"{exc.reason} ({exc.code}): {exc.message}"
+
+
+def _summary(steps: Sequence[PlanStep], pending: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step.action.value] = counts.get(step.action.value, 0) + 1
+    text = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+    if pending:
+        text += f"; deletion not yet confirmed: {', '.join(ids.display_key(k) for k in pending)}"
+    return text

@@ -20,8 +20,9 @@ import structlog
 
 from daemon.shell import embeddedpg, eventstore, migrations
 
-# Real Git for the source tests (upstream repos, git daemon, smart HTTP, a black hole).
-pytest_plugins = ["gitfixtures"]
+# Real Git for the source tests (upstream repos, git daemon, smart HTTP, a black hole);
+# the Kubernetes emulator and a gitopsd KubeClient on it for the cluster tests.
+pytest_plugins = ["gitfixtures", "kubefixtures"]
 
 TEMPLATE = "gitopsd_template"
 _counter = itertools.count()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -159,6 +160,7 @@ class Frontend:
             return self._list(target, q)
         if verb == "get":
             self._require_verb(target, "get")
+            self._check_not_newer(q.get("resourceVersion", ""))
             reply = self.api.get(rt, target.namespace, target.name, target.subresource)
             return _reply_response(reply)
         if verb == "deletecollection":
@@ -268,24 +270,30 @@ class Frontend:
             )
         at = None
         if rv not in ("", "0"):
-            wanted = _parse_rv(rv)
-            if wanted > self.api.store.rv:
-                raise status.timeout(
-                    f"Too large resource version: {wanted}, current: {self.api.store.rv}",
-                    1,
-                    [
-                        status.Cause(
-                            reason="ResourceVersionTooLarge", message="Too large resource version"
-                        )
-                    ],
-                )
+            self._check_not_newer(rv)
             if match == "Exact":
-                at = wanted
+                at = _parse_rv(rv)
         limit = _parse_int(q.get("limit", "0"), "limit")
         page = listing.list_page(
             self.api.store, flt, at=at, limit=max(limit, 0), continue_token=cont
         )
         return _json_response(200, listing.list_body(rt, page, lambda o: self.api.serve(rt, o)))
+
+    def _check_not_newer(self, rv: str) -> None:
+        """504 ResourceVersionTooLarge for a read at a revision the server has not reached."""
+        if rv in ("", "0"):
+            return
+        wanted = _parse_rv(rv)
+        if wanted > self.api.store.rv:
+            raise status.timeout(
+                f"Too large resource version: {wanted}, current: {self.api.store.rv}",
+                1,
+                [
+                    status.Cause(
+                        reason="ResourceVersionTooLarge", message="Too large resource version"
+                    )
+                ],
+            )
 
     async def _watch(self, request: web.BaseRequest, target: Target) -> web.StreamResponse:
         self._require_verb(target, "watch")
@@ -312,8 +320,9 @@ class Frontend:
             raise _options_invalid("ListOptions", *errs)
         timeout_text = q.get("timeoutSeconds")
         timeout = float(_parse_int(timeout_text, "timeoutSeconds")) if timeout_text else None
-        if timeout is None:
-            timeout = self.min_watch_timeout
+        if not timeout:
+            # minRequestTimeout x [1, 2), as kube-apiserver picks it (timeoutSeconds=0 is unset).
+            timeout = self.min_watch_timeout * (1 + random.random())  # noqa: S311
         req = watch.WatchRequest(
             flt=flt,
             resource_version=rv,

@@ -336,3 +336,13 @@ async def test_watch_single_object_by_name(dyn: DynamicClient) -> None:
         agen = dyn.watch(api, namespace="default", name="b", watcher=w)
         first = await anext(agen)
     assert (first["type"], first["object"].metadata.name) == ("ADDED", "b")
+
+
+async def test_get_at_future_rv_is_504(raw: Raw, sim: Emulator) -> None:
+    """A GET asking for a revision the server has not reached is 504 ResourceVersionTooLarge."""
+    await raw("POST", CMS, body=cm("a"))
+    resp = await raw("GET", f"{CMS}/a?resourceVersion={sim.resource_version + 5}")
+    assert (resp.status, resp.json()["details"]["causes"][0]["reason"]) == (
+        504,
+        "ResourceVersionTooLarge",
+    )

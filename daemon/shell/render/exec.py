@@ -106,13 +106,14 @@ def run(
         )
     except OSError as exc:
         raise RenderError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from exc
-    try:
-        stdout, stderr, problem = _collect(
-            process, timeout=timeout, max_output=max_output, stderr_tail=stderr_tail
-        )
-    finally:
-        _kill_group(process)
-        process.wait()
+    with process:
+        try:
+            stdout, stderr, problem = _collect(
+                process, timeout=timeout, max_output=max_output, stderr_tail=stderr_tail
+            )
+        finally:
+            _kill_group(process)
+            process.wait()
     if problem is not None:
         raise RenderError(f"command {argv[0]!r} {problem}")
     if process.returncode != 0:

@@ -156,29 +156,20 @@ class Reader:
                     stack.append(child)
 
     def checkout(self, dest: Path) -> None:
-        """Write the whole tree into ``dest`` after ``check_links`` over all of it."""
+        """Write the whole tree into ``dest`` once every symlink in it passed ``check_links``.
+
+        Files under the app path obey the per-file cap; larger files elsewhere are left
+        out; everything written counts against ``Limits.max_checkout_bytes``.
+        """
         self.check_links("")
         checkout = getattr(self.tree, "checkout", None)
         if checkout is None:
-            _copy_tree(self.tree, dest)
-        else:
-            checkout(dest)
-
-
-def _copy_tree(tree: Tree, dest: Path) -> None:
-    """A generic checkout for trees without their own (e.g. ``DictTree``)."""
-    stack = [""]
-    while stack:
-        current = stack.pop()
-        (dest / current).mkdir(parents=True, exist_ok=True)
-        for name in tree.list(current):
-            child = f"{current}/{name}" if current else name
-            match tree.kind(child):
-                case "dir":
-                    stack.append(child)
-                case "symlink":
-                    (dest / child).symlink_to(tree.readlink(child))
-                case "file":
-                    (dest / child).write_bytes(tree.read(child))
-                case _:
-                    (dest / child).mkdir()
+            raise RenderError("this tree cannot be checked out for an exec render")
+        checkout(
+            dest,
+            policy=treemod.CheckoutPolicy(
+                max_file_bytes=self.limits.max_file_bytes,
+                max_total_bytes=self.limits.max_checkout_bytes,
+                strict_root=self.root,
+            ),
+        )

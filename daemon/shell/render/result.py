@@ -70,6 +70,8 @@ class Limits:
     """Alias uses allowed per YAML document; bombs need thousands."""
     max_yaml_nodes: int = 1_000_000
     """Nodes a document may expand to once aliases are followed."""
+    max_checkout_bytes: int = 256 * MiB
+    """Cap on what an exec render's checkout writes (larger files outside the app are skipped)."""
     max_symlink_hops: int = 40
     stderr_tail_bytes: int = 4096
 

@@ -12,9 +12,10 @@ that ``read`` enforces; it leaves fetching and choosing commits to ``gitsource``
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -170,40 +171,14 @@ class GitTree:
         """A symlink's stored target."""
         return self._blob(path, want="symlink", limit=4096).decode("utf-8", "surrogateescape")
 
-    def checkout(self, dest: Path, *, path: str = "") -> None:
-        """Write the commit's tree (or the subtree at ``path``) into the empty directory ``dest``.
-
-        Files keep their executable bit; symlinks are written as symlinks only after
-        ``reader.check_checkout_links`` has vetted them (callers do that); submodules are
-        left as empty directories. Nothing is written outside ``dest``.
-        """
-        root = normalize(path)
-        stack = [root]
-        while stack:
-            current = stack.pop()
-            target_dir = dest / (current[len(root) :].lstrip("/") if root else current)
-            target_dir.mkdir(parents=True, exist_ok=True)
-            for name in self.list(current):
-                child = f"{current}/{name}" if current else name
-                out = target_dir / name
-                match self.kind(child):
-                    case "dir":
-                        stack.append(child)
-                    case "submodule":
-                        out.mkdir()
-                    case "symlink":
-                        out.symlink_to(self.readlink(child))
-                    case "file":
-                        self._write_file(child, out)
-                    case None:  # pragma: no cover - listed entries exist
-                        pass
-
-    def _write_file(self, path: str, out: Path) -> None:
+    def is_executable(self, path: str) -> bool:
+        """True for a file committed with mode 100755."""
         entry = self._entry(path)
-        assert entry is not None
-        out.write_bytes(self.read(path))
-        if entry.filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE:
-            out.chmod(out.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        return entry is not None and entry.filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE
+
+    def checkout(self, dest: Path, *, policy: CheckoutPolicy | None = None) -> None:
+        """Write the commit's tree into the empty directory ``dest`` (see ``write_tree``)."""
+        write_tree(self, dest, policy=policy or CheckoutPolicy(), executable=self.is_executable)
 
 
 class DictTree:
@@ -283,6 +258,10 @@ class DictTree:
             raise result.RenderError("not a symlink", file=normalize(path))
         return content.target
 
+    def checkout(self, dest: Path, *, policy: CheckoutPolicy | None = None) -> None:
+        """Write the tree into the empty directory ``dest`` (see ``write_tree``)."""
+        write_tree(self, dest, policy=policy or CheckoutPolicy(), executable=lambda _: False)
+
 
 class Link:
     """A symlink in a ``DictTree``."""
@@ -291,3 +270,56 @@ class Link:
 
     def __init__(self, target: str) -> None:
         self.target = target
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CheckoutPolicy:
+    """Size rules of a checkout.
+
+    Files under ``strict_root`` over ``max_file_bytes`` fail the checkout; elsewhere in
+    the repository they are left out (a large asset in an unrelated directory must not
+    break an app). All bytes written count against ``max_total_bytes``.
+    """
+
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_total_bytes: int = 256 * 1024 * 1024
+    strict_root: str = ""
+
+
+def write_tree(
+    tree: Tree, dest: Path, *, policy: CheckoutPolicy, executable: Callable[[str], bool]
+) -> None:
+    """Write every entry of ``tree`` under ``dest`` under the size ``policy``.
+
+    Files keep their executable bit, symlinks are written as symlinks (callers vet their
+    targets first), submodules become empty directories.
+    """
+    written = 0
+    stack = [""]
+    while stack:
+        current = stack.pop()
+        (dest / current).mkdir(parents=True, exist_ok=True)
+        for name in tree.list(current):
+            child = f"{current}/{name}" if current else name
+            out = dest / child
+            match tree.kind(child):
+                case "dir":
+                    stack.append(child)
+                case "submodule":
+                    out.mkdir()
+                case "symlink":
+                    out.symlink_to(tree.readlink(child))
+                case "file":
+                    size = tree.size(child)
+                    if size > policy.max_file_bytes and not is_within(child, policy.strict_root):
+                        continue
+                    written += size
+                    if written > policy.max_total_bytes:
+                        raise result.RenderError(
+                            f"checkout is over {policy.max_total_bytes // (1024 * 1024)} MiB"
+                        )
+                    out.write_bytes(tree.read(child, limit=policy.max_file_bytes))
+                    if executable(child):
+                        out.chmod(out.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+                case None:  # pragma: no cover - listed entries exist
+                    pass

@@ -136,3 +136,21 @@ def test_checkout_is_removed_afterwards(git_tree, tmp_path: Path, monkeypatch) -
     render.render(tree, path="app", config=exec_config("cat", "cm.yaml"))
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("gitopsd-render-")] == []
     assert os.environ["TMPDIR"] == str(tmp_path)
+
+
+def test_checkout_caps_sizes_inside_the_app_and_skips_large_files_elsewhere(git_tree) -> None:
+    """A large asset elsewhere is left out of the checkout; one inside the app fails the render."""
+    big = b"x" * 2048
+    limits = render.Limits(max_file_bytes=1024)
+    elsewhere = git_tree({"docs/big.png": big, "app/cm.yaml": CM.format(name="c")})
+    listing = render.render(
+        elsewhere,
+        path="app",
+        config=exec_config("sh", "-c", "cat cm.yaml; test ! -e ../docs/big.png"),
+        limits=limits,
+    )
+    assert listing.objects == [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}]
+    inside = git_tree({"app/big.bin": big, "app/cm.yaml": CM.format(name="c")})
+    with pytest.raises(render.RenderError) as err:
+        render.render(inside, path="app", config=exec_config("cat", "cm.yaml"), limits=limits)
+    assert str(err.value) == "app/big.bin: file is 2048 bytes, over the 1024-byte per-file cap"

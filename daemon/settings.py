@@ -85,6 +85,9 @@ class ClusterConfig:
     qps: float = 50.0
     burst: int = 100
     timeout: Duration = Duration(30.0)
+    namespaces: list[Name] = dataclasses.field(default_factory=list)
+    """Namespaced RBAC (deploy/namespaced): informers list and watch only these namespaces
+    instead of the whole cluster. Empty: cluster-wide."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -220,3 +220,20 @@ def test_one_ref_kind_per_source_and_cluster_access() -> None:
         "g.yaml:3: clusters[1]: in_cluster and kubeconfig exclude each other",
         "g.yaml:5: sources[0]: set only one of branch, tag, semver, commit (got branch, tag)",
     ]
+
+
+def test_cluster_namespaces_are_dns1123_labels() -> None:
+    """A cluster's `namespaces` (namespaced RBAC) lists DNS-1123 labels; the default is all."""
+    config = settings.loads(
+        "clusters:\n  - {name: a, kubeconfig: k, namespaces: [web, api]}\n  - {name: b, kubeconfig: k}\n",
+        filename="g.yaml",
+    )
+    assert [c.namespaces for c in config.clusters] == [["web", "api"], []]
+    found = problems(
+        """\
+        clusters:
+          - {name: a, kubeconfig: k, namespaces: [Web]}
+        """
+    )
+    assert len(found) == 1
+    assert found[0].startswith("g.yaml:2: clusters[0].namespaces[0]: 'Web' is not a DNS-1123 label")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from daemon.sim import listing, merging, metadata, status, strategies
+from daemon.sim import listing, merging, metadata, scale, status, strategies
 from daemon.sim.catalog import Catalog
 from daemon.sim.resources import ResourceType
 from daemon.sim.status import FieldError, StatusError
@@ -198,7 +198,7 @@ class Api:
         """GET an object (``/status`` shows the whole object, ``/scale`` a Scale)."""
         obj = self.lookup(rt, namespace, name)
         if subresource == "scale":
-            return Reply(200, scale_of(rt, obj))
+            return Reply(200, scale.scale_of(rt, obj))
         return Reply(200, self.serve(rt, obj))
 
     # Update ------------------------------------------------------------------------
@@ -315,10 +315,10 @@ class Api:
         ):
             raise status.conflict(resource=rt.plural, group=rt.group, name=name)
         replicas = (body.get("spec") or {}).get("replicas", 0)
-        new = with_replicas(rt, old, replicas)
+        new = scale.with_replicas(rt, old, replicas)
         reply = self._finish_update(rt, old, new, opts, subresource="scale", managed=None)
         stored = self.lookup(rt, namespace, name) if not opts.dry_run else reply.body
-        return Reply(200, scale_of(rt, stored), reply.warnings)
+        return Reply(200, scale.scale_of(rt, stored), reply.warnings)
 
     # Patch -------------------------------------------------------------------------
 
@@ -337,7 +337,7 @@ class Api:
         if content_type == "application/apply-patch+yaml":
             return self._apply(rt, namespace, name, config=body, opts=opts, subresource=subresource)
         old = self.lookup(rt, namespace, name)
-        current = scale_of(rt, old) if subresource == "scale" else self.serve(rt, old)
+        current = scale.scale_of(rt, old) if subresource == "scale" else self.serve(rt, old)
         if content_type == "application/json-patch+json":
             patched = merging.json_patch(current, body, field_validation=opts.field_validation)
         elif content_type == "application/merge-patch+json":
@@ -550,70 +550,3 @@ def _without_times(obj: JSON) -> JSON:
 def same_object(old: JSON, new: JSON) -> bool:
     """Whether a write changes nothing but managedFields timestamps (a no-op write)."""
     return _without_times(old) == _without_times(new)
-
-
-def scale_of(rt: ResourceType, obj: JSON) -> JSON:
-    """The autoscaling/v1 Scale view of an object with a scale subresource."""
-    assert rt.scale is not None
-    meta = obj["metadata"]
-    out_meta = {
-        k: meta[k]
-        for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-        if k in meta
-    }
-    spec_replicas = _path_get(obj, rt.scale.spec_replicas)
-    status_replicas = _path_get(obj, rt.scale.status_replicas)
-    scale_status: JSON = {"replicas": status_replicas or 0}
-    selector = _selector_string(rt, obj)
-    if selector:
-        scale_status["selector"] = selector
-    spec: JSON = {"replicas": spec_replicas} if spec_replicas else {}
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": out_meta,
-        "spec": spec,
-        "status": scale_status,
-    }
-
-
-def with_replicas(rt: ResourceType, obj: JSON, replicas: Any) -> JSON:
-    """A copy of ``obj`` with the scale's spec replicas set."""
-    assert rt.scale is not None
-    new = metadata.clone(obj)
-    parts = rt.scale.spec_replicas.lstrip(".").split(".")
-    cur = new
-    for part in parts[:-1]:
-        cur = cur.setdefault(part, {})
-    cur[parts[-1]] = replicas
-    return new
-
-
-def _path_get(obj: JSON, path: str) -> Any:
-    cur: Any = obj
-    for part in path.lstrip(".").split("."):
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
-
-
-def _selector_string(rt: ResourceType, obj: JSON) -> str:
-    if rt.custom:
-        if not rt.scale or not rt.scale.label_selector:
-            return ""
-        value = _path_get(obj, rt.scale.label_selector)
-        return value if isinstance(value, str) else ""
-    selector = (obj.get("spec") or {}).get("selector") or {}
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        op, key, values = expr.get("operator"), expr.get("key"), expr.get("values") or []
-        if op == "In":
-            parts.append(f"{key} in ({','.join(sorted(values))})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(sorted(values))})")
-        elif op == "Exists":
-            parts.append(str(key))
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(sorted(parts))

@@ -19,20 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import yaml
 from aiohttp import web
 
 from daemon.sim import api as api_mod
-from daemon.sim import auth, catalog, faults, listing, merging, status, watch
+from daemon.sim import auth, bodies, catalog, faults, listing, merging, params, status, watch
 from daemon.sim.resources import ResourceType
 from daemon.sim.status import FieldError, StatusError
 
 JSON = dict[str, Any]
-MAX_BODY = 3 * 1024 * 1024
 _NOT_FOUND = b"404 page not found\n"
-_TRUE_FALSE = ("0", "false")
 _BASE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -171,13 +167,13 @@ class Frontend:
                 label_selector=q.get("labelSelector", ""),
                 field_selector=q.get("fieldSelector", ""),
             )
-            raw = await _read_body(request)
-            opts = _delete_options(q, raw)
+            raw = await bodies.read_body(request)
+            opts = params.delete_options(q, raw)
             return _reply_response(self.api.delete_collection(rt, flt, opts))
         if verb == "delete":
             self._require_verb(target, "delete")
-            raw = await _read_body(request)
-            opts = _delete_options(q, raw)
+            raw = await bodies.read_body(request)
+            opts = params.delete_options(q, raw)
             return _reply_response(self.api.delete(rt, target.namespace, target.name, opts))
         return await self._write(request, verb, target, user)
 
@@ -203,8 +199,13 @@ class Frontend:
             "update": "UpdateOptions",
             "patch": "PatchOptions",
         }[verb]
-        opts = _write_options(q, request, user=user, options_kind=options_kind)
-        raw = await _read_body(request)
+        opts = params.write_options(
+            q,
+            user_agent=request.headers.get("User-Agent", ""),
+            user=user,
+            options_kind=options_kind,
+        )
+        raw = await bodies.read_body(request)
         content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
         if verb == "patch":
             accepted = merging.accepted_patch_types(rt)
@@ -212,7 +213,7 @@ class Frontend:
                 raise status.unsupported_media_type(accepted)
             if content_type == "application/apply-patch+yaml":
                 if not opts.explicit_manager:
-                    raise _options_invalid(
+                    raise params.options_invalid(
                         "PatchOptions",
                         FieldError(
                             type="FieldValueRequired",
@@ -220,10 +221,10 @@ class Frontend:
                             detail="is required for apply patch",
                         ),
                     )
-                body = _decode_yaml(raw)
+                body = bodies.decode_yaml(raw)
             else:
                 if opts.force:
-                    raise _options_invalid(
+                    raise params.options_invalid(
                         "PatchOptions",
                         FieldError(
                             type="FieldValueForbidden",
@@ -231,7 +232,7 @@ class Frontend:
                             detail="may not be specified for non-apply patch",
                         ),
                     )
-                body = _decode_json(raw, what="patch")
+                body = bodies.decode_json(raw, what="patch")
             reply = self.api.patch(
                 rt,
                 target.namespace,
@@ -242,7 +243,11 @@ class Frontend:
                 subresource=target.subresource,
             )
             return _reply_response(reply)
-        body = _decode_yaml(raw) if "yaml" in content_type else _decode_json(raw, what="object")
+        body = (
+            bodies.decode_yaml(raw)
+            if "yaml" in content_type
+            else bodies.decode_json(raw, what="object")
+        )
         if verb == "create":
             return _reply_response(self.api.create(rt, target.namespace, body, opts))
         reply = self.api.update(
@@ -261,9 +266,9 @@ class Frontend:
         )
         rv, match = q.get("resourceVersion", ""), q.get("resourceVersionMatch", "")
         cont = q.get("continue", "")
-        errs = _list_option_errors(rv, match, cont, q)
+        errs = params.list_option_errors(rv, match, cont, q)
         if errs:
-            raise _options_invalid("ListOptions", *errs)
+            raise params.options_invalid("ListOptions", *errs)
         if cont and rv not in ("", "0"):
             raise status.bad_request(
                 "specifying resource version is not allowed when using continue"
@@ -272,8 +277,8 @@ class Frontend:
         if rv not in ("", "0"):
             self._check_not_newer(rv)
             if match == "Exact":
-                at = _parse_rv(rv)
-        limit = _parse_int(q.get("limit", "0"), "limit")
+                at = params.parse_rv(rv)
+        limit = params.parse_int(q.get("limit", "0"), "limit")
         page = listing.list_page(
             self.api.store, flt, at=at, limit=max(limit, 0), continue_token=cont
         )
@@ -283,7 +288,7 @@ class Frontend:
         """504 ResourceVersionTooLarge for a read at a revision the server has not reached."""
         if rv in ("", "0"):
             return
-        wanted = _parse_rv(rv)
+        wanted = params.parse_rv(rv)
         if wanted > self.api.store.rv:
             raise status.timeout(
                 f"Too large resource version: {wanted}, current: {self.api.store.rv}",
@@ -311,15 +316,15 @@ class Frontend:
         )
         rv = q.get("resourceVersion", "")
         if rv not in ("", "0"):
-            _parse_rv(rv)
-        send_initial = _opt_bool(q, "sendInitialEvents")
-        errs = _watch_option_errors(
+            params.parse_rv(rv)
+        send_initial = params.optional_flag(q, "sendInitialEvents")
+        errs = params.watch_option_errors(
             q.get("resourceVersionMatch", ""), send_initial, q.get("continue", "")
         )
         if errs:
-            raise _options_invalid("ListOptions", *errs)
+            raise params.options_invalid("ListOptions", *errs)
         timeout_text = q.get("timeoutSeconds")
-        timeout = float(_parse_int(timeout_text, "timeoutSeconds")) if timeout_text else None
+        timeout = float(params.parse_int(timeout_text, "timeoutSeconds")) if timeout_text else None
         if not timeout:
             # minRequestTimeout x [1, 2), as kube-apiserver picks it (timeoutSeconds=0 is unset).
             timeout = self.min_watch_timeout * (1 + random.random())  # noqa: S311
@@ -327,7 +332,7 @@ class Frontend:
             flt=flt,
             resource_version=rv,
             send_initial=send_initial,
-            bookmarks=_bool(q.get("allowWatchBookmarks")),
+            bookmarks=params.flag(q.get("allowWatchBookmarks")),
             timeout=timeout,
             api_version=rt.api_version,
         )
@@ -405,7 +410,7 @@ def _verb(request: web.BaseRequest) -> str:
     method = request.method
     is_item = _names_item(parts)
     if method == "GET":
-        if _bool(request.query.get("watch")):
+        if params.flag(request.query.get("watch")):
             return "watch"
         return "get" if is_item else "list"
     if method == "POST":
@@ -431,277 +436,7 @@ def _names_item(parts: list[str]) -> bool:
     return len(rest) >= 2
 
 
-# Parameters ------------------------------------------------------------------------
-
-
-def _bool(value: str | None) -> bool:
-    """Kubernetes query booleans: false only for ``0``/``false`` (any case); absent is false."""
-    if value is None:
-        return False
-    return value.lower() not in _TRUE_FALSE
-
-
-def _opt_bool(q: Mapping[str, str], key: str) -> bool | None:
-    return _bool(q[key]) if key in q else None
-
-
-def _getall(q: Mapping[str, str], key: str) -> list[str]:
-    getall = getattr(q, "getall", None)
-    if getall is not None:
-        return list(getall(key, []))
-    return [q[key]] if key in q else []
-
-
-def _parse_int(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise status.bad_request(f"{name}: invalid value {text!r}: must be an integer") from None
-
-
-def _parse_rv(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise status.bad_request(
-            f"invalid resource version: strconv.ParseUint: parsing {text!r}: invalid syntax"
-        )
-    return value
-
-
-def _options_invalid(kind: str, *errs: FieldError) -> StatusError:
-    return status.invalid(kind=kind, group="meta.k8s.io", name="", errors=list(errs))
-
-
-def _write_options(
-    q: Mapping[str, str], request: web.BaseRequest, *, user: str, options_kind: str
-) -> api_mod.WriteOptions:
-    dry = _getall(q, "dryRun")
-    bad = [d for d in dry if d != "All"]
-    if bad:
-        raise _options_invalid(
-            options_kind,
-            FieldError(
-                type="FieldValueNotSupported",
-                field="dryRun",
-                value=list(dry),
-                has_value=True,
-                detail='supported values: "All"',
-            ),
-        )
-    validation = q.get("fieldValidation", "") or "Warn"
-    if validation not in ("Ignore", "Warn", "Strict"):
-        raise _options_invalid(
-            options_kind,
-            FieldError(
-                type="FieldValueNotSupported",
-                field="fieldValidation",
-                value=validation,
-                has_value=True,
-                detail='supported values: "Ignore", "Strict", "Warn"',
-            ),
-        )
-    field_manager = q.get("fieldManager", "")
-    force = _bool(q.get("force")) if "force" in q else False
-    return api_mod.WriteOptions(
-        manager=auth.manager_for(field_manager, request.headers.get("User-Agent", "")),
-        explicit_manager=bool(field_manager),
-        dry_run=bool(dry),
-        field_validation=validation,
-        force=force,
-        user=user,
-    )
-
-
-def _list_option_errors(rv: str, match: str, cont: str, q: Mapping[str, str]) -> list[FieldError]:
-    errs: list[FieldError] = []
-    if match:
-        if not rv:
-            errs.append(
-                _forbidden(
-                    "resourceVersionMatch",
-                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
-                )
-            )
-        if cont:
-            errs.append(
-                _forbidden(
-                    "resourceVersionMatch",
-                    "resourceVersionMatch is forbidden when continue is provided",
-                )
-            )
-        if match not in ("Exact", "NotOlderThan"):
-            errs.append(
-                FieldError(
-                    type="FieldValueNotSupported",
-                    field="resourceVersionMatch",
-                    value=match,
-                    has_value=True,
-                    detail='supported values: "Exact", "NotOlderThan", ""',
-                )
-            )
-        if match == "Exact" and rv == "0":
-            errs.append(
-                _forbidden(
-                    "resourceVersionMatch",
-                    'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
-                )
-            )
-    if "sendInitialEvents" in q:
-        errs.append(_forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
-    return errs
-
-
-def _watch_option_errors(match: str, send_initial: bool | None, cont: str) -> list[FieldError]:
-    errs: list[FieldError] = []
-    if send_initial is not None and match != "NotOlderThan":
-        errs.append(
-            _forbidden(
-                "resourceVersionMatch",
-                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-            )
-        )
-    if match:
-        if send_initial is None:
-            errs.append(
-                _forbidden(
-                    "resourceVersionMatch",
-                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents "
-                    "is provided",
-                )
-            )
-        if match != "NotOlderThan":
-            errs.append(
-                FieldError(
-                    type="FieldValueNotSupported",
-                    field="resourceVersionMatch",
-                    value=match,
-                    has_value=True,
-                    detail='supported values: "NotOlderThan"',
-                )
-            )
-        if cont:
-            errs.append(
-                _forbidden(
-                    "resourceVersionMatch",
-                    "resourceVersionMatch is forbidden when continue is provided",
-                )
-            )
-    return errs
-
-
-def _forbidden(path: str, detail: str) -> FieldError:
-    return FieldError(type="FieldValueForbidden", field=path, detail=detail)
-
-
-def _delete_options(q: Mapping[str, str], raw: bytes) -> api_mod.DeleteOptions:
-    """DeleteOptions from the JSON body if there is one (then the query is ignored)."""
-    if raw.strip():
-        body = _decode_json(raw, what="DeleteOptions")
-        if not isinstance(body, dict):
-            raise status.bad_request("the body of the request is not a DeleteOptions object")
-        pre = body.get("preconditions") or {}
-        dry = body.get("dryRun") or []
-        orphan = body.get("orphanDependents")
-        policy = body.get("propagationPolicy") or ""
-        grace = body.get("gracePeriodSeconds")
-    else:
-        pre = {}
-        dry = _getall(q, "dryRun")
-        orphan = _opt_bool(q, "orphanDependents")
-        policy = q.get("propagationPolicy", "")
-        grace_text = q.get("gracePeriodSeconds")
-        grace = _parse_int(grace_text, "gracePeriodSeconds") if grace_text else None
-    errs: list[FieldError] = []
-    if policy and policy not in ("Orphan", "Background", "Foreground"):
-        errs.append(
-            FieldError(
-                type="FieldValueNotSupported",
-                field="propagationPolicy",
-                value=policy,
-                has_value=True,
-                detail='supported values: "Foreground", "Background", "Orphan", "nil"',
-            )
-        )
-    if policy and orphan is not None:
-        errs.append(
-            FieldError(
-                type="FieldValueInvalid",
-                field="propagationPolicy",
-                value=policy,
-                has_value=True,
-                detail="orphanDependents and deletionPropagation cannot be both set",
-            )
-        )
-    if [d for d in dry if d != "All"]:
-        errs.append(
-            FieldError(
-                type="FieldValueNotSupported",
-                field="dryRun",
-                value=list(dry),
-                has_value=True,
-                detail='supported values: "All"',
-            )
-        )
-    if errs:
-        raise _options_invalid("DeleteOptions", *errs)
-    return api_mod.DeleteOptions(
-        propagation=policy,
-        grace_period=grace,
-        precondition_uid=str(pre.get("uid") or ""),
-        precondition_rv=str(pre.get("resourceVersion") or ""),
-        orphan_dependents=orphan,
-        dry_run=bool(dry),
-    )
-
-
 # Bodies and responses ----------------------------------------------------------------
-
-
-async def _read_body(request: web.BaseRequest) -> bytes:
-    """The request body, or 413 once it passes 3 MiB."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise status.entity_too_large(MAX_BODY)
-    chunks = []
-    size = 0
-    while True:
-        chunk = await request.content.read(65536)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise status.entity_too_large(MAX_BODY)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _decode_json(raw: bytes, *, what: str) -> Any:
-    if not raw.strip():
-        raise status.bad_request(f"the body of the request is empty: expected a {what}")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise status.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
-
-
-def _decode_yaml(raw: bytes) -> Any:
-    if not raw.strip():
-        raise status.bad_request("the body of the request is empty")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return yaml.load(raw, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        line = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            line = f"line {mark.line + 1}: "
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise status.bad_request(f"error converting YAML to JSON: yaml: {line}{problem}") from None
 
 
 def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:

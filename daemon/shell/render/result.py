@@ -66,8 +66,8 @@ class Limits:
     max_output_bytes: int = 50 * MiB
     """Cap on an exec renderer's stdout (and on jsonnet's output text)."""
     max_yaml_depth: int = 100
-    max_yaml_aliases: int = 100
-    """Alias uses allowed per YAML document; bombs need thousands."""
+    max_yaml_aliases: int = 10_000
+    """Alias uses allowed per YAML document (expansion itself is capped by max_yaml_nodes)."""
     max_yaml_nodes: int = 1_000_000
     """Nodes a document may expand to once aliases are followed."""
     max_checkout_bytes: int = 256 * MiB

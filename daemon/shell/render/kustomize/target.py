@@ -32,7 +32,9 @@ from daemon.shell.render.kustomize.resource import Resource
 from daemon.shell.render.reader import Reader
 from daemon.shell.render.result import RenderError
 
-_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref=")
+_REMOTE = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref="
+)
 
 
 def is_remote(path: str) -> bool:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from daemon.sim.controllers import common
 from daemon.sim.controllers.base import Manager, copy_obj
-from daemon.sim.controllers.workloads import images, write_status
 from daemon.sim.resources import ResourceType
 from daemon.sim.store import Change, EventType
 
@@ -74,7 +74,7 @@ class JobController:
         if spec.get("suspend"):
             status.pop("active", None)
             status["conditions"] = [_condition("Suspended", "JobSuspended", "Job suspended", now)]
-            write_status(self.mgr, rt, job, status)
+            common.write_status(self.mgr, rt, job, status)
             return None
         if "startTime" not in status or _has(status, "Suspended"):
             status = {
@@ -84,11 +84,11 @@ class JobController:
                 "uncountedTerminatedPods": {},
                 "ready": 0,
             }
-            write_status(self.mgr, rt, job, status)
+            common.write_status(self.mgr, rt, job, status)
             duration = self.mgr.knobs.job_duration
             return 2 * self.mgr.knobs.step if duration is None else duration
         status.pop("active", None)
-        if any(self.mgr.knobs.is_broken(img) for img in images(job)):
+        if any(self.mgr.knobs.is_broken(img) for img in common.images(job)):
             status["failed"] = int(spec.get("backoffLimit", 6)) + 1
             message = "Job has reached the specified backoff limit"
             status["conditions"] = [
@@ -103,7 +103,7 @@ class JobController:
                 _condition("SuccessCriteriaMet", "CompletionsReached", message, now),
                 _condition("Complete", "CompletionsReached", message, now),
             ]
-        write_status(self.mgr, rt, job, status)
+        common.write_status(self.mgr, rt, job, status)
         return None
 
 
@@ -168,7 +168,7 @@ class PVCController:
         status: JSON = {"phase": "Bound", "accessModes": list(spec.get("accessModes") or [])}
         if storage is not None:
             status["capacity"] = {"storage": storage}
-        write_status(self.mgr, rt, pvc, status)
+        common.write_status(self.mgr, rt, pvc, status)
         return None
 
 
@@ -228,5 +228,5 @@ class LoadBalancerController:
         entry: JSON = {"ip": ip} if self.ingress else {"ip": ip, "ipMode": "VIP"}
         status = dict(obj.get("status") or {})
         status["loadBalancer"] = {"ingress": [entry]}
-        write_status(self.mgr, rt, obj, status)
+        common.write_status(self.mgr, rt, obj, status)
         return None

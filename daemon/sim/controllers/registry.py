@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.sim.controllers import base, infra, lifecycle, workloads
+from daemon.sim.controllers import base, deployment, infra, lifecycle, workloads
 
 
 def install(manager: base.Manager) -> None:
@@ -10,7 +10,7 @@ def install(manager: base.Manager) -> None:
     manager.add(lifecycle.GarbageCollector(manager))
     manager.add(lifecycle.NamespaceController(manager))
     manager.add(lifecycle.CRDController(manager))
-    manager.add(workloads.DeploymentController(manager))
+    manager.add(deployment.DeploymentController(manager))
     manager.add(workloads.ReplicaSetController(manager))
     manager.add(workloads.StatefulSetController(manager))
     manager.add(workloads.DaemonSetController(manager))

@@ -60,7 +60,7 @@ class DeploymentController:
         self.plans: dict[str, Plan] = {}
 
     def observe(self, change: Change) -> list[tuple[float, str]]:
-        """A Deployment whose generation is not observed yet needs a sync."""
+        """A Deployment with an unobserved generation, or a rollout cut short, needs a sync."""
         if change.rid != self.rid:
             return []
         if change.type is EventType.DELETED:
@@ -70,6 +70,8 @@ class DeploymentController:
         if meta.get("deletionTimestamp"):
             return []
         if status.get("observedGeneration") != meta.get("generation"):
+            return [(self.mgr.knobs.step, change.key)]
+        if change.key not in self.plans and _unfinished(change.obj):
             return [(self.mgr.knobs.step, change.key)]
         return []
 
@@ -276,6 +278,15 @@ class DeploymentController:
         }
         status["conditions"] = common.set_condition(list(status.get("conditions") or []), cond)
         common.write_status(self.mgr, self._rt("deployments"), current, status)
+
+
+def _unfinished(obj: JSON) -> bool:
+    """Whether a Deployment's status shows a rollout that has not finished or failed."""
+    status = obj.get("status") or {}
+    reasons = {c.get("type"): c.get("reason") for c in status.get("conditions") or []}
+    if reasons.get("Progressing") in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded"):
+        return False
+    return bool(status.get("observedGeneration"))
 
 
 def _key(obj: JSON) -> str:

@@ -135,8 +135,10 @@ def carry_over(old: JSON, new: JSON) -> None:
     for key in _CARRIED:
         if key in old_meta:
             meta[key] = old_meta[key]
-        else:
+        elif key != "deletionTimestamp":
             meta.pop(key, None)
+        # A deletionTimestamp the object did not have stays, so validation rejects it
+        # (rest.BeforeUpdate only ever restores an existing one).
     if "generation" in old_meta:
         meta["generation"] = old_meta["generation"]
     else:
@@ -333,9 +335,19 @@ def _validate_finalizers(finalizers: list[Any]) -> list[FieldError]:
 
 
 def validate_meta_update(old: JSON, new: JSON) -> list[FieldError]:
-    """Rules that only apply to updates: no new finalizers while deleting."""
+    """Update-only rules: deletionTimestamp is immutable; no new finalizers while deleting."""
     old_meta, meta = old["metadata"], new["metadata"]
     if not old_meta.get("deletionTimestamp"):
+        if meta.get("deletionTimestamp"):
+            return [
+                FieldError(
+                    type="FieldValueInvalid",
+                    field="metadata.deletionTimestamp",
+                    value=meta["deletionTimestamp"],
+                    has_value=True,
+                    detail="field is immutable",
+                )
+            ]
         return []
     extra = sorted(set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or []))
     if not extra:

@@ -503,3 +503,14 @@ async def test_watch_sees_gc_deletions(raw: Raw, sim: Emulator) -> None:
         ("DELETED", "owner"),
         ("DELETED", "dep"),
     ]
+
+
+async def test_update_cannot_set_deletion_timestamp(raw: Raw) -> None:
+    """Only DELETE sets deletionTimestamp: an update that sets it is 422 immutable."""
+    made = (await raw("POST", CMS, body=cm("cfg"))).json()
+    made["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    resp = await raw("PUT", f"{CMS}/cfg", body=made)
+    assert (resp.status, resp.json()["message"]) == (
+        422,
+        'ConfigMap "cfg" is invalid: metadata.deletionTimestamp: Invalid value: "2026-01-01T00:00:00Z": field is immutable',
+    )

@@ -161,6 +161,7 @@ async def run_emulator(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            frontend.shutting_down = True  # requests still arriving get 503 + Retry-After: 1
             hub.drop_all()
             await runner.cleanup()
             if state is not None:

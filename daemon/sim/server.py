@@ -73,6 +73,7 @@ class Frontend:
     errors: list[Exception] = field(default_factory=list)
     log_limit: int = 100_000
     min_watch_timeout: float = 1800.0
+    shutting_down: bool = False
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Serve one request; never raises."""
@@ -108,6 +109,10 @@ class Frontend:
             entry.code = code
 
     async def _serve(self, request: web.BaseRequest, entry: LoggedRequest) -> web.StreamResponse:
+        if self.shutting_down:
+            err = status.service_unavailable("apiserver is shutting down")
+            err.headers["Retry-After"] = "1"
+            raise err
         user = auth.user_for(self.tokens, request.headers.get("Authorization"))
         if user is None:
             raise status.unauthorized()

@@ -150,3 +150,23 @@ async def test_tokens_map_to_users(tmp_path: Path) -> None:
             loaded.append(cfg.host)
         assert [r.user for r in sim.requests] == ["alice", "bob"]
         assert loaded == [sim.url, sim.url]
+
+
+async def test_shutting_down_is_503(raw: Raw, sim: Emulator) -> None:
+    """While shutting down the server answers 503 Status JSON with Retry-After: 1."""
+    sim.frontend.shutting_down = True
+    resp = await raw("GET", CMS)
+    sim.frontend.shutting_down = False
+    assert (resp.status, resp.headers["Retry-After"], resp.json()) == (
+        503,
+        "1",
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "apiserver is shutting down",
+            "reason": "ServiceUnavailable",
+            "code": 503,
+        },
+    )

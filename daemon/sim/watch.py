@@ -68,6 +68,14 @@ def _bookmark(req: WatchRequest, rv: int, *, initial_end: bool) -> bytes:
     return b'{"type":"BOOKMARK","object":' + orjson.dumps(shell) + b"}\n"
 
 
+def _next_bookmark(now: float, interval: float, deadline: float | None) -> float:
+    """Every ``interval``, and once 2 s before the watch's deadline (cacher's nextBookmarkTime)."""
+    due = now + interval
+    if deadline is not None and deadline - 2 > now:
+        due = min(due, deadline - 2)
+    return due
+
+
 class Hub:
     """Runs watch streams over one store; knobs for bookmarks, waits and faults."""
 
@@ -104,7 +112,7 @@ class Hub:
             await write(b"".join(initial))
         if req.bookmarks and self._sends_initial(req):
             await write(_bookmark(req, cursor, initial_end=True))
-        next_bookmark = time.monotonic() + self.bookmark_interval
+        next_bookmark = _next_bookmark(time.monotonic(), self.bookmark_interval, deadline)
         while True:
             changed = self.store.changed()
             if cursor < self.store.oldest():
@@ -116,7 +124,7 @@ class Hub:
             now = time.monotonic()
             if req.bookmarks and now >= next_bookmark:
                 await write(_bookmark(req, cursor, initial_end=False))
-                next_bookmark = now + self.bookmark_interval
+                next_bookmark = _next_bookmark(now, self.bookmark_interval, deadline)
             wait = next_bookmark - now if req.bookmarks else None
             if deadline is not None:
                 left = deadline - now

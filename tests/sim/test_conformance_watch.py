@@ -346,3 +346,24 @@ async def test_get_at_future_rv_is_504(raw: Raw, sim: Emulator) -> None:
         504,
         "ResourceVersionTooLarge",
     )
+
+
+async def test_bookmark_before_timeout(raw: Raw, sim: Emulator) -> None:
+    """With bookmarks and timeoutSeconds, one BOOKMARK comes 2 s before the clean end."""
+    rv = sim.resource_version
+    resp = await raw(
+        "GET", f"{CMS}?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion={rv}"
+    )
+    assert (resp.status, resp.lines) == (
+        200,
+        [
+            {
+                "type": "BOOKMARK",
+                "object": {
+                    "kind": "ConfigMap",
+                    "apiVersion": "v1",
+                    "metadata": {"resourceVersion": str(rv)},
+                },
+            }
+        ],
+    )

@@ -303,3 +303,89 @@ async def http_git(root: Path, *, user: str, password: str) -> AsyncIterator[Htt
         yield HttpGit(runner, port)
     finally:
         await runner.cleanup()
+
+
+class SshGit:
+    """An SSH server (asyncssh) that runs `git upload-pack` for authorized keys."""
+
+    def __init__(self, port: int, known_hosts_line: str, client_key: Path, other_key: Path) -> None:
+        self.port = port
+        self.known_hosts_line = known_hosts_line
+        self.client_key = client_key
+        self.other_key = other_key
+
+    def url(self, name: str) -> str:
+        """The ssh:// URL of repository ``name``."""
+        return f"ssh://git@127.0.0.1:{self.port}/{name}"
+
+
+@contextlib.asynccontextmanager
+async def ssh_git(root: Path, keys: Path) -> AsyncIterator[SshGit]:
+    """Serve the repositories under ``root`` over SSH on loopback; key files go to ``keys``."""
+    import asyncssh  # noqa: PLC0415 - only the SSH tests need it
+
+    keys.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test fixture, tiny files
+    # ed25519: with RSA keys the libssh2 inside pygit2's wheel corrupts its heap on the
+    # second SSH session in a process (seen with pygit2 1.21 / libgit2 1.9.7).
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    client = asyncssh.generate_private_key("ssh-ed25519")
+    other = asyncssh.generate_private_key("ssh-ed25519")
+    for name, key in (("client", client), ("other", other)):
+        (keys / name).write_bytes(key.export_private_key("openssh"))
+        (keys / name).chmod(0o600)
+        (keys / f"{name}.pub").write_bytes(key.export_public_key("openssh"))
+
+    async def upload_pack(process: asyncssh.SSHServerProcess[bytes]) -> None:
+        command = process.command or ""
+        verb, _, arg = command.partition(" ")
+        path = root / arg.strip("'\"").lstrip("/")
+        if verb != "git-upload-pack" or not path.is_dir():
+            process.exit(128)
+            return
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            "upload-pack",
+            str(path),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        async def pump_in() -> None:
+            with contextlib.suppress(Exception):
+                while data := await process.stdin.read(65536):
+                    stdin.write(data)
+                    await stdin.drain()
+                stdin.close()
+
+        feeding = asyncio.create_task(pump_in())
+        while data := await stdout.read(65536):
+            process.stdout.write(data)
+            await process.stdout.drain()
+        code = await proc.wait()
+        feeding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feeding
+        process.exit(code)
+
+    server = await asyncssh.create_server(
+        asyncssh.SSHServer,
+        "127.0.0.1",
+        0,
+        server_host_keys=[host_key],
+        authorized_client_keys=asyncssh.import_authorized_keys(
+            client.export_public_key("openssh").decode()
+        ),
+        process_factory=upload_pack,
+        encoding=None,
+    )
+    port = server.sockets[0].getsockname()[1]
+    line = f"[127.0.0.1]:{port} {host_key.export_public_key('openssh').decode().strip()}"
+    try:
+        yield SshGit(port, line, keys / "client", keys / "other")
+    finally:
+        server.close()
+        await server.wait_closed()

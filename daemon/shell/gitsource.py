@@ -27,6 +27,7 @@ import dataclasses
 import datetime as dt
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -336,17 +337,7 @@ def _host_key_check(callbacks: _Callbacks, remote: Remote) -> Iterator[None]:
         try:
             if cert.cert_type != C.GIT_CERT_HOSTKEY_LIBSSH2:
                 return 0 if valid else C.GIT_ECERTIFICATE
-            hostkey = ffi.cast("git_cert_hostkey *", cert)
-            sha1 = (
-                bytes(ffi.buffer(hostkey.hash_sha1, 20))
-                if hostkey.type & C.GIT_CERT_SSH_SHA1
-                else None
-            )
-            md5 = (
-                bytes(ffi.buffer(hostkey.hash_md5, 16))
-                if hostkey.type & C.GIT_CERT_SSH_MD5
-                else None
-            )
+            sha1, md5 = _hostkey_hashes(cert)
             verdict = (
                 knownhosts.check(keys, sha1=sha1, md5=md5, host=host, port=port)
                 if known
@@ -364,6 +355,22 @@ def _host_key_check(callbacks: _Callbacks, remote: Remote) -> Iterator[None]:
         yield
     finally:
         callbacks.certificate_cb = None
+
+
+# libgit2's git_cert_hostkey begins {int cert_type; int type; md5[16]; sha1[20]; sha256[32]}
+# in every release since 1.0; pygit2 declares a shorter struct than the library has, so
+# cffi refuses the cast and the fingerprints are read at their fixed offsets instead.
+_HOSTKEY_PREFIX = 76
+_SSH_MD5, _SSH_SHA1 = 1, 2
+
+
+def _hostkey_hashes(cert: Any) -> tuple[bytes | None, bytes | None]:
+    """SHA-1 and MD5 fingerprints libgit2 reports for an SSH host key (None when absent)."""
+    raw = bytes(ffi.buffer(ffi.cast("unsigned char *", cert), _HOSTKEY_PREFIX))
+    kinds = int.from_bytes(raw[4:8], byteorder=sys.byteorder)
+    md5 = raw[8:24] if kinds & _SSH_MD5 else None
+    sha1 = raw[24:44] if kinds & _SSH_SHA1 else None
+    return sha1, md5
 
 
 def _lines(path: str) -> list[str]:

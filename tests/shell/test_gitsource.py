@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from gitfixtures import BlackHole, GitDaemon, Upstream, http_git
+from gitfixtures import BlackHole, GitDaemon, Upstream, http_git, ssh_git
 
 from daemon import settings
 from daemon.core import sources
@@ -198,3 +198,40 @@ def test_display_url_drops_user_information() -> None:
         gitsource.display_url("ssh://git@example.org:2222/r.git"),
         gitsource.display_url("git@example.org:org/r.git"),
     ] == ["https://example.org/r.git", "ssh://example.org:2222/r.git", "example.org:org/r.git"]
+
+
+async def test_ssh_key_auth_with_strict_known_hosts(tmp_path: Path, upstream: Upstream) -> None:
+    """Over SSH: the right key and a known host key fetch; an unknown or changed host key, or a wrong client key, fail."""
+    c1 = upstream.commit({"a": "1"})
+    async with ssh_git(upstream.path.parent, tmp_path / "keys") as server:
+        url = server.url("repo.git")
+        known = tmp_path / "known_hosts"
+        known.write_text(f"# gitopsd test\n{server.known_hosts_line}\n")
+        unknown = tmp_path / "unknown_hosts"
+        unknown.write_text(
+            f"[127.0.0.1]:{server.port + 1} {server.known_hosts_line.split(' ', 1)[1]}\n"
+        )
+        changed = tmp_path / "changed_hosts"
+        other_pub = (server.other_key.parent / "other.pub").read_text().strip()
+        changed.write_text(f"[127.0.0.1]:{server.port} {other_pub}\n")
+
+        def attempt(dest: str, key: Path, hosts: Path) -> str:
+            auth = settings.AuthConfig(ssh_key_file=str(key), known_hosts_file=str(hosts))
+            try:
+                return _sync(_mirror(tmp_path / dest), url, auth=auth)
+            except gitsource.FetchError as exc:
+                return f"{exc.kind}: {exc}"
+
+        outcomes = [
+            await asyncio.to_thread(attempt, "ok", server.client_key, known),
+            await asyncio.to_thread(attempt, "unknown", server.client_key, unknown),
+            await asyncio.to_thread(attempt, "changed", server.client_key, changed),
+            await asyncio.to_thread(attempt, "badkey", server.other_key, known),
+        ]
+    where = f"[127.0.0.1]:{server.port}"
+    assert outcomes[:3] == [
+        c1,
+        f"HostKeyRejected: ssh: {where} is not in the known_hosts file",
+        f"HostKeyRejected: ssh: host key of {where} does not match the known_hosts file (possible MITM)",
+    ]
+    assert outcomes[3].startswith("AuthenticationFailed: ")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+from kubernetes_asyncio import watch
+from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.dynamic import DynamicClient
 from simclient import Raw, read_lines
 
@@ -487,8 +490,31 @@ async def test_dynamic_client_picks_up_new_crd(dyn: DynamicClient, raw: Raw, sim
         widgets, body={"spec": {"a": 2}}, name="w", namespace="default", content_type=MERGE
     )
     listed = await dyn.get(widgets, namespace="default")
+    applied = await dyn.server_side_apply(
+        widgets,
+        body={
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "v"},
+            "spec": {"b": 1},
+        },
+        namespace="default",
+        field_manager="gitops",
+    )
+    w = watch.Watch()
+    async with w:
+        first = await anext(dyn.watch(widgets, namespace="default", name="v", watcher=w))
+    sim.compact()
+    with pytest.raises(ApiException) as expired:
+        async for _ in dyn.watch(widgets, namespace="default", resource_version=1):
+            pass
     await dyn.delete(widgets, name="w", namespace="default")
     assert (made.spec.a, patched.spec.a, [i.metadata.name for i in listed.items]) == (1, 2, ["w"])
+    assert (applied.metadata.managedFields[0].manager, first["type"], expired.value.status) == (
+        "gitops",
+        "ADDED",
+        410,
+    )
 
 
 async def test_watch_sees_gc_deletions(raw: Raw, sim: Emulator) -> None:

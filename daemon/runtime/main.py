@@ -16,7 +16,7 @@ import socket
 import uuid
 
 from daemon import logs, settings
-from daemon.runtime import database, gitloop, projector, statekeeper, writer
+from daemon.runtime import database, gitloop, informers, projector, statekeeper, writer
 from daemon.runtime.supervisor import Supervisor
 from daemon.shell import eventstore, httpapi, sdnotify
 
@@ -42,6 +42,7 @@ class Daemon:
         self.ready = asyncio.Event()
         self.http = httpapi.Server(config.http.listen)
         self.git: gitloop.GitSide | None = None
+        self.informers: informers.Informers | None = None
 
     def _add_tasks(self) -> None:
         sup = self.supervisor
@@ -56,6 +57,15 @@ class Daemon:
             instance=self.instance,
         )
         sup.add("git", self.git.run, stop_order=STOP_INPUTS)
+        self.informers = informers.Informers(
+            self.config,
+            appender=self.writer,
+            blobs=self.store,
+            state=self.keeper.state,
+            instance=self.instance,
+            wait_folded=self.keeper.wait_for,
+        )
+        sup.add("informers", self.informers.run, stop_order=STOP_INPUTS)
         sup.add("http", self.http.run, stop_order=STOP_INPUTS)
         interval = sdnotify.watchdog_interval()
         if interval is not None:

@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.metadata
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Self, TypeVar
 
 import aiohttp
@@ -108,40 +109,62 @@ class _Answer:
         return orjson.loads(self.body)
 
 
+Configure = Callable[[], Awaitable[client.Configuration]]
+"""Loads the configuration of a lazily opened client (``kubeconfig.load`` for a cluster)."""
+
+
 class KubeClient:
     """A cluster's API: discovery, apply, get, delete, list and watch."""
 
     def __init__(
         self,
-        api: client.ApiClient,
+        api: client.ApiClient | Configure,
         *,
         name: str,
         qps: float = 50.0,
         burst: int = 100,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        clock: ratelimit.Clock | None = None,
+        clock: ratelimit.Clock = time.monotonic,
         sleep: ratelimit.Sleep = asyncio.sleep,
     ) -> None:
-        """Wrap ``api`` (closed by ``close``); ``clock``/``sleep`` drive limiter and backoff."""
-        self.api = api
+        """Wrap ``api``, or open one on first use from what ``api`` loads; ``close`` closes it.
+
+        ``clock``/``sleep`` drive the rate limiter and the backoff (tests inject them).
+        """
+        self._api = api if isinstance(api, client.ApiClient) else None
+        self._configure = None if isinstance(api, client.ApiClient) else api
+        self._open_lock = asyncio.Lock()
         self.name = name
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
-        bucket_clock = clock or asyncio.get_running_loop().time
-        self.bucket = ratelimit.TokenBucket(qps, burst, clock=bucket_clock, sleep=sleep)
+        self.bucket = ratelimit.TokenBucket(qps, burst, clock=clock, sleep=sleep)
         self.discovery = kubediscovery.Discovery(self._get_json)
 
     async def close(self) -> None:
-        """Close the HTTP session."""
-        await self.api.close()
+        """Close the HTTP session (if one was opened)."""
+        if self._api is not None:
+            await self._api.close()
+            self._api = None
 
     async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def api_client(self) -> client.ApiClient:
+        """The kubernetes_asyncio ApiClient, opened now if this client is lazy."""
+        if self._api is not None:
+            return self._api
+        async with self._open_lock:
+            if self._api is None:
+                assert self._configure is not None
+                api = client.ApiClient(await self._configure())
+                api.user_agent = USER_AGENT
+                self._api = api
+        return self._api
 
     # -- discovery --------------------------------------------------------------------
 
@@ -314,7 +337,7 @@ class KubeClient:
         label_selector: str | None = None,
         namespace: str = "",
         timeout_seconds: int = DEFAULT_WATCH_SECONDS,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Changes after ``resource_version``, BOOKMARKs included, until the server ends it.
 
         The iteration ends when the server closes the stream (``timeout_seconds``) or the
@@ -446,7 +469,8 @@ class KubeClient:
         timeout: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         try:
-            resp: aiohttp.ClientResponse = await self.api.call_api(
+            api = await self.api_client()
+            resp: aiohttp.ClientResponse = await api.call_api(
                 path,
                 method,
                 query_params=list(query),
@@ -510,10 +534,39 @@ async def connect(
     incluster: kubeconfig.InClusterPaths | None = None,
     sleep: ratelimit.Sleep = asyncio.sleep,
 ) -> KubeClient:
-    """A client for ``cluster`` with its rate limit and timeout (close it when done)."""
+    """A client for ``cluster``, its configuration loaded now (close it when done)."""
     cfg = await kubeconfig.load(cluster, incluster=incluster)
     api = client.ApiClient(cfg)
     api.user_agent = USER_AGENT
+    return _client(api, cluster, retry=retry, sleep=sleep)
+
+
+def lazy(
+    cluster: settings.ClusterConfig,
+    *,
+    retry: RetryPolicy | None = None,
+    incluster: kubeconfig.InClusterPaths | None = None,
+    sleep: ratelimit.Sleep = asyncio.sleep,
+) -> KubeClient:
+    """A client for ``cluster`` that loads its configuration on the first request.
+
+    A configuration that cannot be loaded fails that request (and the next ones, until
+    it can) with ``kubeconfig.ClusterConfigError``, a ``KubeError``.
+    """
+
+    async def configure() -> client.Configuration:
+        return await kubeconfig.load(cluster, incluster=incluster)
+
+    return _client(configure, cluster, retry=retry, sleep=sleep)
+
+
+def _client(
+    api: client.ApiClient | Configure,
+    cluster: settings.ClusterConfig,
+    *,
+    retry: RetryPolicy | None,
+    sleep: ratelimit.Sleep,
+) -> KubeClient:
     return KubeClient(
         api,
         name=cluster.name,

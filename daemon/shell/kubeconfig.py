@@ -21,12 +21,21 @@ from pathlib import Path
 from kubernetes_asyncio import client, config
 
 from daemon import settings
+from daemon.shell import kubeerrors
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
-class ClusterConfigError(Exception):
-    """A cluster's kubeconfig or in-cluster credentials could not be loaded."""
+class ClusterConfigError(kubeerrors.KubeError):
+    """A cluster's kubeconfig or in-cluster credentials could not be loaded (code 0)."""
+
+    def __init__(self, message: str) -> None:
+        """Reason ``ConfigError``; the message names the cluster and the file."""
+        super().__init__(code=0, reason="ConfigError", message=message)
+
+    def describe(self) -> str:
+        """The message alone: it already says which cluster and file."""
+        return self.message
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -155,6 +155,9 @@ class Frontend:
             raise PlainNotFoundError
         q = request.query
         rt = target.rt
+        if rt.namespaced and not target.namespace and verb not in ("list", "watch"):
+            # The all-namespaces collection of a namespaced resource serves only list/watch.
+            raise status.method_not_supported(resource=rt.plural, group=rt.group, action=verb)
         if verb == "watch":
             return await self._watch(request, target)
         if verb == "list":

@@ -596,3 +596,13 @@ async def test_dynamic_client_crud(dyn: DynamicClient) -> None:
         ["dyn"],
     )
     assert (replaced.data.k, deleted.status) == ("2", "Success")
+
+
+async def test_all_namespaces_collection_is_read_only(raw: Raw) -> None:
+    """/api/v1/configmaps serves list and watch only; writes there are 405."""
+    resp = await raw("POST", "/api/v1/configmaps", body=cm("x"))
+    assert (
+        resp.status,
+        resp.json()["reason"],
+        (await raw("GET", "/api/v1/configmaps")).status,
+    ) == (405, "MethodNotAllowed", 200)

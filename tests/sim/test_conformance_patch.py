@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.dynamic import DynamicClient
 from simclient import Raw
 
@@ -314,3 +316,33 @@ async def test_dynamic_client_apply_workloads(dyn: DynamicClient, kind: str) -> 
         api, body=body, name="web", namespace="default", field_manager="gitops"
     )
     assert (made.kind, made.metadata.managedFields[0].manager) == (kind, "gitops")
+
+
+async def test_custom_objects_dict_patch_is_400(
+    api_client: client.ApiClient, raw: Raw, sim: Emulator
+) -> None:
+    """CustomObjectsApi sends a dict patch as json-patch: the server rejects it with 400."""
+    from test_conformance_delete import establish  # noqa: PLC0415 - shared CRD fixture data
+
+    await establish(raw, sim)
+    objects = client.CustomObjectsApi(api_client)
+    body = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    await objects.create_namespaced_custom_object("example.com", "v1", "default", "widgets", body)
+    with pytest.raises(ApiException) as info:
+        await objects.patch_namespaced_custom_object(
+            "example.com", "v1", "default", "widgets", "w", {"spec": {"a": 1}}
+        )
+    fixed = await objects.patch_namespaced_custom_object(
+        "example.com",
+        "v1",
+        "default",
+        "widgets",
+        "w",
+        {"spec": {"a": 1}},
+        _content_type="application/merge-patch+json",
+    )
+    assert (info.value.status, json.loads(info.value.body)["reason"], fixed["spec"]) == (
+        400,
+        "BadRequest",
+        {"a": 1},
+    )

@@ -23,6 +23,8 @@ no key. HTTPS trusts the system CAs plus every configured ``ca_file``
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import datetime as dt
 import os
@@ -146,6 +148,7 @@ def fetch(
     """
     callbacks = _Callbacks(remote, deadline=clock() + remote.timeout, clock=clock)
     secrets = _secret_values(remote.auth)
+    _refuse_rsa_key(remote)
     try:
         git_remote = repo.remotes.create_anonymous(remote.url)
         with _host_key_check(callbacks, remote):
@@ -318,6 +321,48 @@ def display_url(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return parts._replace(netloc=netloc).geturl()
+
+
+# -- SSH keys ------------------------------------------------------------------------------
+
+_RSA_OID = bytes.fromhex("06092a864886f70d010101")
+
+
+def _refuse_rsa_key(remote: Remote) -> None:
+    """Refuse RSA client keys: the libssh2 in pygit2's wheels corrupts its heap with them.
+
+    Seen with pygit2 1.21 (libgit2 1.9.7): the second SSH session signed with an RSA key
+    aborts the process ("malloc(): unaligned tcache chunk"); ed25519 and ECDSA keys work.
+    Failing the fetch with a clear message beats taking the daemon down.
+    """
+    key_file = remote.auth.ssh_key_file if remote.auth else None
+    if not key_file or _ssh_host_port(remote.url)[0] is None:
+        return
+    try:
+        text = Path(key_file).read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        raise FetchError(
+            "AuthenticationFailed", f"cannot read ssh_key_file {key_file}: {exc.strerror}"
+        ) from None
+    if _is_rsa_key(text):
+        raise FetchError(
+            "UnsupportedKey",
+            f"{key_file} is an RSA key, which crashes the SSH library gitopsd uses; "
+            "use an ed25519 or ECDSA key (ssh-keygen -t ed25519)",
+        )
+
+
+def _is_rsa_key(text: str) -> bool:
+    if "BEGIN RSA PRIVATE KEY" in text:
+        return True
+    body = "".join(line for line in text.splitlines() if line and not line.startswith("-----"))
+    try:
+        der = base64.b64decode(body)
+    except (binascii.Error, ValueError):
+        return False
+    if "BEGIN OPENSSH PRIVATE KEY" in text:
+        return b"\x00\x00\x00\x07ssh-rsa" in der[:200]
+    return "BEGIN PRIVATE KEY" in text and _RSA_OID in der[:64]
 
 
 # -- SSH host keys ------------------------------------------------------------------------

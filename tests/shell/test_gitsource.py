@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncssh
 import pygit2
 import pytest
 from gitfixtures import BlackHole, GitDaemon, Upstream, http_git, ssh_git
@@ -139,6 +140,8 @@ def test_hung_remote_is_cut_off_by_a_timeout(
     """A server that accepts and never answers fails the fetch with FetchTimeout instead of hanging."""
     url = f"{scheme}://127.0.0.1:{black_hole.port}/repo.git"
     (tmp_path / "kh").write_text("")
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    (tmp_path / "key").write_bytes(key.export_private_key("openssh"))
     auth = settings.AuthConfig(
         ssh_key_file=str(tmp_path / "key"), known_hosts_file=str(tmp_path / "kh")
     )
@@ -235,3 +238,23 @@ async def test_ssh_key_auth_with_strict_known_hosts(tmp_path: Path, upstream: Up
         f"HostKeyRejected: ssh: host key of {where} does not match the known_hosts file (possible MITM)",
     ]
     assert outcomes[3].startswith("AuthenticationFailed: ")
+
+
+@pytest.mark.parametrize("fmt", ["openssh", "pkcs1-pem", "pkcs8-pem"])
+def test_rsa_client_keys_are_refused_before_connecting(tmp_path: Path, fmt: str) -> None:
+    """An RSA ssh_key_file fails the fetch with UnsupportedKey (it would crash libssh2); ed25519 passes the check."""
+    rsa = tmp_path / "rsa"
+    rsa.write_bytes(asyncssh.generate_private_key("ssh-rsa", key_size=1024).export_private_key(fmt))
+    ed = tmp_path / "ed"
+    ed.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key("openssh"))
+    (tmp_path / "kh").write_text("")
+    outcomes = []
+    for key in (rsa, ed):
+        auth = settings.AuthConfig(ssh_key_file=str(key), known_hosts_file=str(tmp_path / "kh"))
+        remote = gitsource.Remote(url="ssh://git@127.0.0.1:1/x.git", auth=auth, timeout=5)
+        with pytest.raises(gitsource.FetchError) as caught:
+            gitsource.fetch(
+                _mirror(tmp_path / f"m-{key.name}"), remote, refspecs=sources.refspecs(MAIN)
+            )
+        outcomes.append(caught.value.kind)
+    assert outcomes == ["UnsupportedKey", "RemoteError"]

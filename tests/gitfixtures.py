@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -284,10 +285,16 @@ class HttpGit:
         """The http:// URL of repository ``name``."""
         return f"http://127.0.0.1:{self.port}/{name}"
 
+    def https_url(self, name: str) -> str:
+        """The https:// URL of repository ``name`` (when served with TLS)."""
+        return f"https://127.0.0.1:{self.port}/{name}"
+
 
 @contextlib.asynccontextmanager
-async def http_git(root: Path, *, user: str, password: str) -> AsyncIterator[HttpGit]:
-    """Serve ``root`` over smart HTTP, accepting only ``user``:``password``."""
+async def http_git(
+    root: Path, *, user: str, password: str, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[HttpGit]:
+    """Serve ``root`` over smart HTTP (HTTPS with ``tls``), accepting only ``user``:``password``."""
     app = web.Application()
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -296,7 +303,7 @@ async def http_git(root: Path, *, user: str, password: str) -> AsyncIterator[Htt
     app.router.add_route("*", "/{tail:.*}", handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
     await site.start()
     port = runner.addresses[0][1]
     try:
@@ -389,3 +396,58 @@ async def ssh_git(root: Path, keys: Path) -> AsyncIterator[SshGit]:
     finally:
         server.close()
         await server.wait_closed()
+
+
+def make_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A private CA and a server certificate for 127.0.0.1: the server context and the CA file."""
+    import datetime as dt  # noqa: PLC0415
+    import ipaddress  # noqa: PLC0415
+
+    from cryptography import x509  # noqa: PLC0415 - only the TLS tests need it
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gitopsd test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_file = directory / "ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (directory / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "server.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(directory / "server.pem", directory / "server.key")
+    return context, ca_file

@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncssh
 import pygit2
 import pytest
-from gitfixtures import BlackHole, GitDaemon, Upstream, http_git, ssh_git
+from gitfixtures import BlackHole, GitDaemon, Upstream, http_git, make_tls, ssh_git
 
 from daemon import settings
 from daemon.core import sources
@@ -258,3 +258,21 @@ def test_rsa_client_keys_are_refused_before_connecting(tmp_path: Path, fmt: str)
             )
         outcomes.append(caught.value.kind)
     assert outcomes == ["UnsupportedKey", "RemoteError"]
+
+
+async def test_https_trusts_a_configured_ca_file(tmp_path: Path, upstream: Upstream) -> None:
+    """Over HTTPS with a private CA: refused until the source's ca_file is trusted, then fetched."""
+    c1 = upstream.commit({"a": "1"})
+    tls, ca_file = make_tls(tmp_path / "tls")
+    original = (pygit2.settings.ssl_cert_file, pygit2.settings.ssl_cert_dir)
+    auth = settings.AuthConfig(username="bot", password=settings.Secret("pw"))
+    try:
+        async with http_git(upstream.path.parent, user="bot", password="pw", tls=tls) as server:
+            url = server.https_url("repo.git")
+            with pytest.raises(gitsource.FetchError) as untrusted:
+                await asyncio.to_thread(_sync, _mirror(tmp_path / "a"), url, auth=auth)
+            gitsource.configure_trust([str(ca_file)], bundle=tmp_path / "state" / "ca-bundle.pem")
+            head = await asyncio.to_thread(_sync, _mirror(tmp_path / "b"), url, auth=auth)
+    finally:
+        pygit2.settings.set_ssl_cert_locations(*original)
+    assert (untrusted.value.kind, head) == ("CertificateRejected", c1)

@@ -87,11 +87,14 @@ async def _stack(config: settings.Config, store: eventstore.EventStore) -> _Stac
 async def test_monorepo_commit_touching_one_app_renders_one_app(
     tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
 ) -> None:
-    """After the first render, a commit under apps/web renders web only; one in a library renders the app importing it."""
+    """A commit under one app renders that app only; one in a shared base or library renders the apps reaching it."""
     upstream.commit(
         {
             "apps/web/cm.yaml": CM.format(name="web", value="1"),
             "apps/api/cm.yaml": CM.format(name="api", value="1"),
+            "apps/kust/kustomization.yaml": "resources:\n- ../../base\nnamePrefix: k-\n",
+            "base/kustomization.yaml": "resources:\n- cm.yaml\n",
+            "base/cm.yaml": CM.format(name="base", value="1"),
             "apps/lib-user/main.jsonnet": 'local cm = import "../../lib/cm.libsonnet"; [cm]',
             "lib/cm.libsonnet": '{apiVersion: "v1", kind: "ConfigMap", metadata: {name: "j"}, data: {v: "1"}}',
             "README.md": "hello",
@@ -102,6 +105,7 @@ async def test_monorepo_commit_touching_one_app_renders_one_app(
         upstream,
         _app("web", "apps/web"),
         _app("api", "apps/api"),
+        _app("kust", "apps/kust"),
         _app("jsonnet", "apps/lib-user"),
     )
     stack = await _stack(config, store)
@@ -110,23 +114,28 @@ async def test_monorepo_commit_touching_one_app_renders_one_app(
     second = await stack.cycle()
     upstream.commit({"README.md": "changed"})
     third = await stack.cycle()
+    base_sha = upstream.commit({"base/cm.yaml": CM.format(name="base", value="2")})
+    fourth = await stack.cycle()
     lib_sha = upstream.commit(
         {
             "lib/cm.libsonnet": '{apiVersion: "v1", kind: "ConfigMap", metadata: {name: "j"}, data: {v: "2"}}'
         }
     )
-    fourth = await stack.cycle()
-    assert [sorted(e.app for e in batch) for batch in (first, second, third, fourth)] == [  # type: ignore[union-attr]
-        ["api", "jsonnet", "web"],
+    fifth = await stack.cycle()
+    batches = (first, second, third, fourth, fifth)
+    assert [sorted(e.app for e in batch) for batch in batches] == [  # type: ignore[union-attr]
+        ["api", "jsonnet", "kust", "web"],
         ["web"],
         [],
+        ["kust"],
         ["jsonnet"],
     ]
-    assert [(e.app, e.revision, type(e).__name__) for e in (*second, *fourth)] == [  # type: ignore[union-attr]
+    assert [(e.app, e.revision, type(e).__name__) for e in (*second, *fourth, *fifth)] == [  # type: ignore[union-attr]
         ("web", web_sha, "DesiredStateRendered"),
+        ("kust", base_sha, "DesiredStateRendered"),
         ("jsonnet", lib_sha, "DesiredStateRendered"),
     ]
-    assert stack.renderer.renders == 5
+    assert stack.renderer.renders == 7
 
 
 async def test_secret_values_never_reach_the_log_the_blobs_or_the_logs(

@@ -72,7 +72,7 @@ async def test_sigterm_commits_the_append_in_flight(tmp_path: Path, database_url
     # Wait until the writer's transaction is blocked on our lock: truly in flight.
     while not await blocker.fetchval(
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-        "AND query LIKE 'LOCK TABLE events%'"
+        "AND datname = current_database() AND pid <> pg_backend_pid()"
     ):
         await asyncio.sleep(0.02)
     os.kill(os.getpid(), signal.SIGTERM)

@@ -134,6 +134,7 @@ class Poller:
         self._debounce = debounce
         self._wake: dict[str, asyncio.Event] = {n: asyncio.Event() for n in self.sources}
         self.polls: dict[str, int] = dict.fromkeys(self.sources, 0)
+        self._locks: dict[str, asyncio.Lock] = {n: asyncio.Lock() for n in self.sources}
         """Polls made per source (for metrics and tests)."""
         self._repos: dict[str, pygit2.Repository] = {}
         self._listeners: list[RevisionListener] = []
@@ -212,13 +213,17 @@ class Poller:
         return list(await asyncio.gather(*(self.poll(n) for n in wanted)))
 
     async def poll(self, name: str) -> PollResult:
-        """Fetch ``name`` once and record what changed (redone once if another writer raced)."""
-        for _ in range(3):
-            try:
-                return await self._poll_once(name)
-            except eventstore.ConcurrencyError:
-                self._cursors[name] = await self._reload(name)
-        return await self._poll_once(name)
+        """Fetch ``name`` once and record what changed (redone if another writer raced).
+
+        Polls of one source never overlap (one mirror, one cursor).
+        """
+        async with self._locks[name]:
+            for _ in range(3):
+                try:
+                    return await self._poll_once(name)
+                except eventstore.ConcurrencyError:
+                    self._cursors[name] = await self._reload(name)
+            return await self._poll_once(name)
 
     async def _poll_once(self, name: str) -> PollResult:
         src = self.sources[name]

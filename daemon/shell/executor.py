@@ -58,12 +58,19 @@ class Cluster(Protocol):
         """Server-side apply; returns the object and whether it was created."""
         ...
 
-    async def delete_key(self, key: str, *, dry_run: bool = False, uid: str | None = None) -> str:
+    async def delete(
+        self,
+        target: str,
+        *,
+        propagation: str = "Background",
+        dry_run: bool = False,
+        uid_precondition: str | None = None,
+    ) -> str:
         """Delete by object key; "deleted", "pending" (finalizers) or "gone"."""
         ...
 
-    async def get_key(self, key: str) -> dict[str, Any] | None:
-        """The object, or None when it does not exist."""
+    async def get(self, target: str) -> dict[str, Any] | None:
+        """The object by key, or None when it does not exist."""
         ...
 
 
@@ -157,8 +164,8 @@ class Executor:
                 failures.append(f"{ids.display_key(step.key)} dry-run failed: {_what(exc)}")
         for step in prunes:
             try:
-                await self._cluster.delete_key(
-                    step.key, dry_run=True, uid=sync.live_uids.get(step.key)
+                await self._cluster.delete(
+                    step.key, dry_run=True, uid_precondition=sync.live_uids.get(step.key)
                 )
             except kubeerrors.KubeError as exc:
                 if exc.is_not_found:
@@ -241,9 +248,9 @@ class Executor:
     async def _delete_and_wait(self, sync: Sync, key: str, *, attempts: int = 100) -> None:
         """Delete ``key`` (a hook or an object to recreate) and wait until it is gone."""
         try:
-            outcome = await self._cluster.delete_key(key)
+            outcome = await self._cluster.delete(key)
             for _ in range(attempts):
-                if outcome == "gone" or await self._cluster.get_key(key) is None:
+                if outcome == "gone" or await self._cluster.get(key) is None:
                     return
                 await asyncio.sleep(0.1)
         except kubeerrors.KubeError as exc:
@@ -257,7 +264,7 @@ class Executor:
         for step in hooks:
             if wanted in _hook_delete(sync.bodies[step.key]):
                 try:
-                    await self._cluster.delete_key(step.key)
+                    await self._cluster.delete(step.key)
                 except kubeerrors.KubeError as exc:
                     log.warning("hook.delete_failed", key=step.key, error=str(exc))
 
@@ -281,7 +288,9 @@ class Executor:
         pending: list[str] = []
         for step in prunes:
             try:
-                outcome = await self._cluster.delete_key(step.key, uid=sync.live_uids.get(step.key))
+                outcome = await self._cluster.delete(
+                    step.key, uid_precondition=sync.live_uids.get(step.key)
+                )
             except kubeerrors.KubeError as exc:
                 if exc.is_conflict:
                     # The uid precondition failed: someone recreated it; not ours to delete.

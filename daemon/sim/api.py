@@ -172,7 +172,11 @@ class Api:
         strategies.prepare_create(rt, obj, self.alloc)
         obj = merging.apply_defaults(rt, obj)
         obj, warnings = self._unknown_fields(rt, obj, opts)
-        errs = metadata.validate_meta(rt, obj) + strategies.validate(rt, obj)
+        errs = (
+            metadata.validate_meta(rt, obj)
+            + strategies.validate(rt, obj)
+            + merging.validate(rt, obj)
+        )
         if errs:
             raise self._invalid(rt, name, errs)
         if meta.get("resourceVersion"):
@@ -280,6 +284,7 @@ class Api:
             metadata.validate_meta(rt, new)
             + metadata.validate_meta_update(old, new)
             + strategies.validate(rt, new)
+            + merging.validate(rt, new)
             + strategies.validate_update(rt, old, new)
         )
         if errs:

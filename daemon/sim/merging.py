@@ -1,9 +1,10 @@
 """The one place the server calls the merge algorithms (patches, apply, defaults, schema).
 
 The algorithms themselves (schema topology, field sets, server-side apply, strategic
-merge, defaulting) live in ``schema``, ``fieldpath``, ``apply``, ``patch`` and
-``defaults``. This adapter gives the server a small surface keyed by resource
-descriptors, caches schemas per resource, and turns their errors into Status errors.
+merge, defaulting, spec validation) live in ``schema``, ``fieldpath``, ``apply``,
+``patch``, ``defaults`` and ``validation``. This adapter gives the server a small
+surface keyed by resource descriptors, caches schemas per resource, and turns their
+errors into Status errors.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from daemon.sim import defaults as defaults_mod
 from daemon.sim import patch as patch_mod
 from daemon.sim import schema as schema_mod
 from daemon.sim import status
+from daemon.sim import validation as validation_mod
 from daemon.sim.resources import ResourceType
 
 JSON = dict[str, Any]
@@ -61,6 +63,13 @@ def apply_defaults(rt: ResourceType, obj: JSON) -> JSON:
             return obj
         return defaults_mod.schema_defaults(obj, schema_of(rt))
     return defaults_mod.apply_defaults(obj, group=rt.group, kind=rt.kind)
+
+
+def validate(rt: ResourceType, obj: JSON) -> list[status.FieldError]:
+    """Field validation of a (defaulted) built-in object (workload specs, pods, jobs)."""
+    if rt.custom:
+        return []
+    return validation_mod.validate(obj, group=rt.group, kind=rt.kind)
 
 
 def drop_unknown_fields(rt: ResourceType, obj: JSON) -> tuple[JSON, list[str]]:

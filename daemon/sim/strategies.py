@@ -169,18 +169,6 @@ def validate(rt: ResourceType, obj: JSON) -> list[FieldError]:
     """Type-specific checks the generic metadata validation does not cover."""
     spec = obj.get("spec") or {}
     errs: list[FieldError] = []
-    if rt.group == "apps" and "replicas" in spec:
-        replicas = spec["replicas"]
-        if isinstance(replicas, int) and replicas < 0:
-            errs.append(
-                FieldError(
-                    type="FieldValueInvalid",
-                    field="spec.replicas",
-                    value=replicas,
-                    has_value=True,
-                    detail="must be greater than or equal to 0",
-                )
-            )
     if rt.rid == "customresourcedefinitions.apiextensions.k8s.io":
         names = spec.get("names") or {}
         want = f"{names.get('plural', '')}.{spec.get('group', '')}"

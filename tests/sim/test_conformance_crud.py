@@ -606,3 +606,16 @@ async def test_all_namespaces_collection_is_read_only(raw: Raw) -> None:
         resp.json()["reason"],
         (await raw("GET", "/api/v1/configmaps")).status,
     ) == (405, "MethodNotAllowed", 200)
+
+
+async def test_selector_must_match_template(raw: Raw) -> None:
+    """A Deployment whose selector does not match its template labels is 422 (spec validation)."""
+    dep = deployment("web")
+    dep["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    resp = await raw("POST", "/apis/apps/v1/namespaces/default/deployments", body=dep)
+    body = resp.json()
+    assert (resp.status, body["reason"], [c["field"] for c in body["details"]["causes"]]) == (
+        422,
+        "Invalid",
+        ["spec.template.metadata.labels"],
+    )

@@ -160,6 +160,7 @@ class SyncPolicyConfig:
     prune: bool = True
     self_heal: bool = True
     allow_recreate: bool = False
+    create_namespace: bool = False
     resync: Duration = Duration(600.0)
     retry: RetryConfig = dataclasses.field(default_factory=RetryConfig)
 

@@ -7,7 +7,8 @@ empty namespace for cluster-scoped objects). People read it as ``Kind/namespace/
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, NewType
+from collections.abc import Mapping
+from typing import Any, NamedTuple, NewType
 
 ObjectKey = NewType("ObjectKey", str)
 StreamName = NewType("StreamName", str)
@@ -30,7 +31,7 @@ def object_key(*, group: str, kind: str, namespace: str, name: str) -> ObjectKey
     return ObjectKey(f"{group}/{kind}/{namespace}/{name}")
 
 
-def key_of(obj: dict[str, object]) -> ObjectKey:
+def key_of(obj: Mapping[str, Any]) -> ObjectKey:
     """Key of a Kubernetes object body (apiVersion, kind, metadata.namespace, metadata.name)."""
     api_version = str(obj.get("apiVersion", ""))
     group = api_version.rpartition("/")[0]

@@ -93,6 +93,7 @@ class Policy:
     prune: bool = True
     self_heal: bool = True
     allow_recreate: bool = False
+    create_namespace: bool = False
     namespaces: tuple[str, ...] = ()
     allowed_kinds: tuple[str, ...] = ()
     denied_kinds: tuple[str, ...] = ()
@@ -181,6 +182,8 @@ def prepare(
 ) -> Prepared:
     """Resolve namespaces, add tracking metadata, apply restrictions."""
     known = {**crd_scopes(objects.values()), **scopes}
+    if policy.create_namespace:
+        objects = {**_destination_namespace(policy), **objects}
     bodies: dict[str, dict[str, Any]] = {}
     refused: dict[str, str] = {}
     placements: dict[str, ordering.Placement] = {}
@@ -205,6 +208,17 @@ def prepare(
         else:
             bodies[key] = prepared
     return Prepared(bodies=bodies, refused=refused, placements=placements)
+
+
+def _destination_namespace(policy: Policy) -> dict[str, dict[str, Any]]:
+    """The destination Namespace, created for the app and never pruned (Argo CD's
+    ``CreateNamespace=true``): deleting it would delete everything in it."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": policy.namespace, "annotations": {PRUNE_ANNOTATION: "disabled"}},
+    }
+    return {ids.key_of(body): body}
 
 
 def _prepare_one(

@@ -16,7 +16,15 @@ import socket
 import uuid
 
 from daemon import logs, settings
-from daemon.runtime import database, gitloop, informers, projector, statekeeper, writer
+from daemon.runtime import (
+    database,
+    gitloop,
+    informers,
+    projector,
+    reconciler,
+    statekeeper,
+    writer,
+)
 from daemon.runtime.supervisor import Supervisor
 from daemon.shell import eventstore, httpapi, sdnotify
 
@@ -43,6 +51,7 @@ class Daemon:
         self.http = httpapi.Server(config.http.listen)
         self.git: gitloop.GitSide | None = None
         self.informers: informers.Informers | None = None
+        self.reconciler: reconciler.Reconciler | None = None
 
     def _add_tasks(self) -> None:
         sup = self.supervisor
@@ -66,11 +75,28 @@ class Daemon:
             wait_folded=self.keeper.wait_for,
         )
         sup.add("informers", self.informers.run, stop_order=STOP_INPUTS)
+        self.reconciler = reconciler.Reconciler(
+            self.config,
+            store=self.store,
+            appender=self.writer,
+            keeper=self.keeper,
+            clusters=self.informers,
+            informers=self.informers,
+            render_at=self._render_at,
+            instance=self.instance,
+        )
+        sup.add("reconciler", self.reconciler.run, stop_order=STOP_INPUTS)
         sup.add("http", self.http.run, stop_order=STOP_INPUTS)
         interval = sdnotify.watchdog_interval()
         if interval is not None:
             sup.add("watchdog", lambda: self._watchdog(interval), stop_order=STOP_INPUTS)
         sup.add("writer", self.writer.run, stop_order=STOP_WRITER)
+
+    async def _render_at(self, app: settings.AppConfig, revision: str) -> object:
+        """Render ``app`` at a pinned ``revision`` (the reconciler asks when a pin needs it)."""
+        if self.git is None or self.git.renderer is None:
+            return None
+        return await self.git.renderer.render_app(app, revision)
 
     async def _watchdog(self, interval: float) -> None:
         while True:

@@ -73,6 +73,19 @@ class Informers(Protocol):
         """True once every kind has been listed and recorded (False on timeout)."""
         ...
 
+    async def wait_caught_up(
+        self,
+        cluster: str,
+        api_version: str,
+        kind: str,
+        resource_version: str,
+        *,
+        namespace: str = "",
+        recorded: bool = True,
+    ) -> int:
+        """Wait until the informer has recorded ``resource_version`` or later (and folded it)."""
+        ...
+
 
 class Clusters(Protocol):
     """Cluster clients by name."""
@@ -95,6 +108,7 @@ def policy_of(app: settings.AppConfig) -> plan.Policy:
         prune=app.sync.prune,
         self_heal=app.sync.self_heal,
         allow_recreate=app.sync.allow_recreate,
+        create_namespace=app.sync.create_namespace,
         namespaces=tuple(app.restrictions.namespaces),
         allowed_kinds=tuple(app.restrictions.allowed_kinds),
         denied_kinds=tuple(app.restrictions.denied_kinds),
@@ -474,11 +488,21 @@ class Reconciler:
         objects = self._keeper.state.clusters.get(cluster)
         uids = {k: o.uid for k, o in (objects.objects.items() if objects else ())}
 
+        applied: dict[str, str] = {}
+
         async def record(events: Sequence[ev.EventBase]) -> None:
+            for event in events:
+                if isinstance(event, ev.ObjectApplied):
+                    applied[event.key] = event.resource_version
             await self._append(name, list(events), meta=meta)
 
         async def wait_healthy(keys: Sequence[str], timeout: float) -> tuple[bool, str]:
-            return await self._wait_healthy(cluster, keys, timeout)
+            # Health is read from the log: first let the informer record what we applied.
+            deadline = self._clock() + timeout
+            for key in keys:
+                if key in applied:
+                    await self._caught_up(cluster, bodies[key], applied[key], deadline)
+            return await self._wait_healthy(cluster, keys, max(0.0, deadline - self._clock()))
 
         run = executor.Executor(
             self._clusters.client(cluster), record=record, wait_healthy=wait_healthy
@@ -503,6 +527,20 @@ class Reconciler:
             message=finished.message,
         )
         return finished
+
+    async def _caught_up(
+        self, cluster: str, body: Mapping[str, Any], version: str, deadline: float
+    ) -> None:
+        meta = body.get("metadata") or {}
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, deadline - self._clock())):
+                await self._informers.wait_caught_up(
+                    cluster,
+                    str(body.get("apiVersion", "")),
+                    str(body.get("kind", "")),
+                    version,
+                    namespace=str(meta.get("namespace") or ""),
+                )
 
     async def _wait_healthy(
         self, cluster: str, keys: Sequence[str], timeout: float

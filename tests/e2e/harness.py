@@ -1,0 +1,173 @@
+"""An in-process gitopsd against the emulator and a real Git repository, for e2e tests.
+
+``GitOps`` runs the whole daemon (poller, renderer, informers, reconciler, writer)
+on a fresh database, a ``file://`` upstream written with pygit2, and the Kubernetes
+API emulator over HTTP. Tests commit manifests, poke the poller instead of waiting
+for its interval, and wait on the folded state (never on wall-clock sleeps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from gitfixtures import Upstream
+
+from daemon import settings
+from daemon.core import events as ev
+from daemon.core import state as core_state
+from daemon.runtime import main
+from daemon.shell import eventstore
+from daemon.sim.emulator import Emulator
+
+APP = "web"
+NAMESPACE = "shop"
+
+
+def manifest(*docs: Mapping[str, Any]) -> str:
+    """YAML documents as one file."""
+    return yaml.safe_dump_all([dict(d) for d in docs], sort_keys=False)
+
+
+def configmap(name: str, data: Mapping[str, str], **meta: Any) -> dict[str, Any]:
+    """A ConfigMap manifest."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, **meta},
+        "data": dict(data),
+    }
+
+
+def deployment(name: str, image: str, *, replicas: int = 2, **meta: Any) -> dict[str, Any]:
+    """A Deployment manifest with one container."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, **meta},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": name, "image": image}]},
+            },
+        },
+    }
+
+
+def app_config(**overrides: Any) -> dict[str, Any]:
+    """The app entry of the test configuration (YAML-shaped), with overrides."""
+    base: dict[str, Any] = {
+        "name": APP,
+        "source": "repo",
+        "path": "apps/web",
+        "destination": {"cluster": "sim", "namespace": NAMESPACE},
+        "sync": {
+            "create_namespace": True,
+            "retry": {"backoff": "100ms", "max_backoff": "1s", "limit": 3},
+        },
+    }
+    base.update(overrides)
+    return base
+
+
+@dataclasses.dataclass
+class GitOps:
+    """A running daemon and its surroundings."""
+
+    daemon: main.Daemon
+    store: eventstore.EventStore
+    sim: Emulator
+    upstream: Upstream
+    config: settings.Config
+
+    @property
+    def state(self) -> core_state.State:
+        """The daemon's folded state (live)."""
+        return self.daemon.keeper.state
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        """A live object by key, read through gitopsd's cluster client (HTTP)."""
+        assert self.daemon.informers is not None
+        return await self.daemon.informers.client("sim").get(key)
+
+    def app(self, name: str = APP) -> core_state.AppState:
+        """An app's folded state."""
+        return self.state.apps[name]
+
+    def commit(self, files: Mapping[str, str | None], message: str = "change") -> str:
+        """Commit files (None deletes) and ask the poller to look now."""
+        sha = self.upstream.commit(dict(files), message=message)
+        assert self.daemon.git is not None
+        self.daemon.git.poller.trigger(["repo"])
+        return sha
+
+    async def until(self, predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+        """Wait until ``predicate()`` holds on the folded state (checked after each event)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not predicate():
+                    position = self.state.position
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.daemon.keeper.wait_for(position + 1), 0.5)
+                return
+        raise AssertionError(f"timed out waiting for {what}; app state: {self.state.apps.get(APP)}")
+
+    async def synced(self, revision: str, app: str = APP, *, healthy: bool = True) -> None:
+        """Wait until ``app`` synced ``revision`` (and, by default, is Healthy)."""
+
+        def done() -> bool:
+            current = self.state.apps.get(app)
+            if current is None or current.last_synced_revision != revision or current.sync:
+                return False
+            return not healthy or current.health is ev.Health.HEALTHY
+
+        await self.until(done, f"{app} synced at {revision[:8]}")
+
+    async def events(self, app: str = APP) -> list[ev.Recorded]:
+        """Every event of the app's stream."""
+        return await self.store.read_stream(f"app/{app}")
+
+    async def last_sync(self, app: str = APP) -> list[Any]:
+        """The events of the app's last sync (SyncPlanned through SyncFinished)."""
+        items = [i.event for i in await self.events(app)]
+        planned = [e for e in items if isinstance(e, ev.SyncPlanned)][-1]
+        return [e for e in items if getattr(e, "sync_id", None) == planned.sync_id]
+
+
+@contextlib.asynccontextmanager
+async def running(
+    *,
+    tmp_path: Path,
+    database_url: str,
+    sim: Emulator,
+    upstream: Upstream,
+    apps: list[dict[str, Any]] | None = None,
+) -> AsyncIterator[GitOps]:
+    """Start gitopsd on these; stop it (SIGTERM-like) at the end."""
+    doc = {
+        "state_dir": str(tmp_path / "state"),
+        "http": {"listen": "127.0.0.1:0"},
+        "clusters": [{"name": "sim", "kubeconfig": str(sim.kubeconfig_path), "timeout": "5s"}],
+        "sources": [{"name": "repo", "url": upstream.url, "branch": "main", "interval": "1h"}],
+        "apps": apps if apps is not None else [app_config()],
+    }
+    config = settings.loads(yaml.safe_dump(doc), filename="e2e.yaml", environ={})
+    store = await eventstore.connect(database_url, pool_size=8)
+    daemon = main.Daemon(config, store)
+    serving = asyncio.create_task(daemon.serve())
+    try:
+        await asyncio.wait_for(daemon.ready.wait(), 30)
+        yield GitOps(daemon=daemon, store=store, sim=sim, upstream=upstream, config=config)
+    finally:
+        daemon.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(serving, 30)
+        await store.close()

@@ -1,0 +1,75 @@
+"""End to end: commits in Git become objects in the (emulated) cluster, step by step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gitfixtures import Upstream
+from harness import NAMESPACE, configmap, deployment, manifest, running
+
+from daemon.core import events as ev
+from daemon.core.events import StepAction
+from daemon.sim.emulator import Emulator
+
+
+async def test_create_update_unchanged_prune(
+    tmp_path: Path, database_url: str, emulator: Emulator, upstream: Upstream
+) -> None:
+    """v1 creates; v2 updates one object, leaves one unchanged and prunes the removed one."""
+    v1 = upstream.commit(
+        {
+            "apps/web/cm.yaml": manifest(configmap("settings", {"color": "blue"})),
+            "apps/web/old.yaml": manifest(configmap("legacy", {"x": "1"})),
+            "apps/web/deploy.yaml": manifest(deployment("web", "nginx:1.27")),
+        },
+        message="v1",
+    )
+    async with running(
+        tmp_path=tmp_path, database_url=database_url, sim=emulator, upstream=upstream
+    ) as gitops:
+        await gitops.synced(v1)
+        first = await gitops.last_sync()
+        planned = first[0]
+        assert isinstance(planned, ev.SyncPlanned)
+        assert [(s.key, s.action) for s in planned.steps] == [
+            (f"/Namespace//{NAMESPACE}", StepAction.CREATE),
+            (f"/ConfigMap/{NAMESPACE}/legacy", StepAction.CREATE),
+            (f"/ConfigMap/{NAMESPACE}/settings", StepAction.CREATE),
+            (f"apps/Deployment/{NAMESPACE}/web", StepAction.CREATE),
+        ]
+        assert isinstance(first[-1], ev.SyncFinished)
+        assert first[-1].result is ev.SyncResult.SUCCEEDED
+        live = await gitops.get(f"/ConfigMap/{NAMESPACE}/settings")
+        assert live is not None
+        assert live["data"] == {"color": "blue"}
+        assert live["metadata"]["labels"] == {"gitopsd.io/app": "web"}
+
+        v2 = gitops.commit(
+            {
+                "apps/web/cm.yaml": manifest(configmap("settings", {"color": "green"})),
+                "apps/web/old.yaml": None,
+            },
+            message="v2",
+        )
+        await gitops.synced(v2)
+        second = await gitops.last_sync()
+        planned = second[0]
+        assert isinstance(planned, ev.SyncPlanned)
+        assert [(s.key, s.action, s.reason) for s in planned.steps] == [
+            (f"/Namespace//{NAMESPACE}", StepAction.UNCHANGED, "in sync"),
+            (
+                f"/ConfigMap/{NAMESPACE}/settings",
+                StepAction.UPDATE,
+                ".data.color: 'blue' -> 'green'",
+            ),
+            (f"apps/Deployment/{NAMESPACE}/web", StepAction.UNCHANGED, "in sync"),
+            (f"/ConfigMap/{NAMESPACE}/legacy", StepAction.PRUNE, "no longer in Git"),
+        ]
+        outcomes = [type(e).__name__ for e in second]
+        assert outcomes == ["SyncPlanned", "ObjectApplied", "ObjectPruned", "SyncFinished"]
+        assert await gitops.get(f"/ConfigMap/{NAMESPACE}/legacy") is None
+        assert sorted(gitops.app().inventory) == [
+            f"/ConfigMap/{NAMESPACE}/settings",
+            f"/Namespace//{NAMESPACE}",
+            f"apps/Deployment/{NAMESPACE}/web",
+        ]

@@ -211,8 +211,10 @@ def prepare(
 
 
 def _destination_namespace(policy: Policy) -> dict[str, dict[str, Any]]:
-    """The destination Namespace, created for the app and never pruned (Argo CD's
-    ``CreateNamespace=true``): deleting it would delete everything in it."""
+    """The destination Namespace, created for the app and never pruned.
+
+    Argo CD's ``CreateNamespace=true``; pruning it would delete everything in it.
+    """
     body = {
         "apiVersion": "v1",
         "kind": "Namespace",

@@ -245,3 +245,23 @@ async def test_in_cluster_without_service_account_is_a_config_error(tmp_path: Pa
     assert str(caught.value) == (
         "cluster here: cannot load the in-cluster service account: Service host/port is not set."
     )
+
+
+async def test_lazy_client_loads_its_configuration_on_first_use(
+    tmp_path: Path, cluster_config: settings.ClusterConfig, sleeps: Sleeps
+) -> None:
+    """A lazy client opens nothing until asked; a missing kubeconfig fails each request, typed."""
+    missing = settings.ClusterConfig(name=settings.Name("later"), kubeconfig=str(tmp_path / "kc"))
+    kube = kubeclient.lazy(missing, sleep=sleeps)
+    with pytest.raises(kubeerrors.KubeError) as caught:
+        await kube.server_version()
+    assert (type(caught.value), caught.value.code, caught.value.reason, str(caught.value)) == (
+        kubeconfig.ClusterConfigError,
+        0,
+        "ConfigError",
+        f"cluster later: kubeconfig {tmp_path / 'kc'} does not exist",
+    )
+    assert sleeps.waits == []  # a configuration problem is not retried
+    await kube.close()
+    async with kubeclient.lazy(cluster_config, sleep=sleeps) as working:
+        assert (await working.server_version())["gitVersion"] == "v1.35.0"

@@ -29,6 +29,7 @@ log = logs.get("informers")
 SELECTOR = observe.TRACKING_LABEL
 """Label selector of every watch: objects carrying the tracking label (any app)."""
 CRD_GROUP_KIND = ("apiextensions.k8s.io", "CustomResourceDefinition")
+NOT_SERVED = "kind no longer served"
 
 GroupKind = tuple[str, str]
 
@@ -90,8 +91,12 @@ class _Watch:
     kind: str
     task: asyncio.Task[None] | None = None
     streams: dict[str, _Stream] | None = None
+    unserved: bool = False
+    """Discovery says the cluster does not serve the kind: none of it exists (synced)."""
 
     def is_synced(self, version: int | None, namespace: str) -> bool:
+        if self.unserved:
+            return version is None  # an object at a version means the kind is served now
         if self.streams is None:
             return False
         streams = list(self.streams.values())
@@ -205,6 +210,11 @@ class ClusterInformer:
                 break
             except kubeerrors.NoKindMatchError:
                 failures += 1
+                if not watch.unserved:
+                    await self._vanished(observe.Scope(group_of(watch.api_version), watch.kind))
+                    async with self._changed:
+                        watch.unserved = True
+                        self._changed.notify_all()
                 await self._await_crd(self.timing.wait(failures))
             except kubeerrors.KubeError as exc:
                 failures += 1
@@ -215,6 +225,7 @@ class ClusterInformer:
             namespaces = list(self.config.namespaces)
         async with self._changed:
             watch.streams = {ns: _Stream() for ns in namespaces}
+            watch.unserved = False
         async with asyncio.TaskGroup() as group:
             for ns, stream in watch.streams.items():
                 group.create_task(self._watch_stream(res, ns, stream))
@@ -255,7 +266,9 @@ class ClusterInformer:
                 version, restart = "", "expired"
                 continue
             except kubeerrors.NoKindMatchError:
-                version, restart = "", "kind no longer served"
+                if restart != NOT_SERVED:
+                    await self._vanished(scope, st)  # its CRD went: none of it exists
+                version, restart = "", NOT_SERVED
                 failures += 1
                 await self._await_crd(self.timing.wait(failures))
                 continue
@@ -311,6 +324,17 @@ class ClusterInformer:
         await self._queue_observations(found, st=st, version=version)
         return version
 
+    async def _vanished(self, scope: observe.Scope, st: _Stream | None = None) -> None:
+        """Record every known object of ``scope`` as DELETED: its kind is not served."""
+        found = observe.relist(
+            self.name, [], scope=scope, known=self.view, resource_version="", secret_key=self._key
+        )
+        if found:
+            log.info(
+                "informer.kind_not_served", cluster=self.name, kind=scope.kind, objects=len(found)
+            )
+        await self._queue_observations(found, st=st, version="")
+
     async def _await_crd(self, timeout: float) -> None:
         """Wait for a CRD to be observed, or ``timeout`` seconds."""
         self._crd_seen.clear()
@@ -345,7 +369,7 @@ class ClusterInformer:
         self,
         found: Sequence[observe.Observation],
         *,
-        st: _Stream,
+        st: _Stream | None,
         version: str,
         events: Sequence[ev.EventBase] = (),
         listed: bool = False,

@@ -1,15 +1,16 @@
 """Live state: per cluster and kind, list then watch, and record every change in the log.
 
 The reconciler says which kinds matter (``ensure``: the kinds its apps declare or have
-applied); for each, a watcher resolves the kind through discovery (waiting, and
-retrying when a CRD is observed or after a backoff, while the kind is not served yet),
-lists the objects carrying the tracking label ``gitopsd.io/app`` (per namespace when
-the cluster config restricts gitopsd to namespaces, cluster-wide otherwise), records
-how the list differs from what the log already knows (``core.observe.relist``: a
-restart records differences, not everything again), then watches from the list's
-resourceVersion. A watch that ends or breaks resumes from the last resourceVersion
-seen; a 410 Expired relists and records ``WatchRestarted``; an answerless or 503
-cluster is recorded ``ClusterUnreachable`` once, and ``ClusterReachable`` once it
+applied); for each, a watcher resolves the kind through discovery (while the kind
+is not served, none of it exists: known objects of it are recorded DELETED, the kind
+counts as synced, and discovery is asked again when a CRD is observed or after a
+backoff), lists the objects carrying the tracking label ``gitopsd.io/app`` (per
+namespace when the cluster config restricts gitopsd to namespaces, cluster-wide
+otherwise), records how the list differs from what the log already knows
+(``core.observe.relist``: a restart records differences, not everything again), then
+watches from the list's resourceVersion. A watch that ends or breaks resumes from the
+last resourceVersion seen; a 410 Expired relists and records ``WatchRestarted``; an
+answerless or 503 cluster is recorded ``ClusterUnreachable`` once, and ``ClusterReachable`` once it
 answers again (a probe of ``/version`` keeps that current for idle clusters too).
 
 Recording is batched per cluster: watchers queue observations, and one flusher per
@@ -103,8 +104,10 @@ class Informers:
     ) -> bool:
         """True once every kind is listed and its differences recorded (and folded).
 
-        Starts watching kinds not watched yet. False when ``timeout`` passes first
-        (a kind not served, an unreachable cluster).
+        Starts watching kinds not watched yet. A kind the cluster does not serve counts
+        as synced: none of it can exist (known objects of it are recorded DELETED), and
+        its watch starts when a CRD makes it served. False when ``timeout`` passes first
+        (an unreachable cluster, a forbidden list).
         """
         informer = self.cluster(cluster)
         wanted = [informer.ensure(api_version, kind) for api_version, kind in kinds]

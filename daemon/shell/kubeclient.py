@@ -46,7 +46,6 @@ log = logs.get("kube")
 JSON = dict[str, Any]
 USER_AGENT = f"gitopsd/{importlib.metadata.version('gitopsd')}"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
-MERGE_PATCH_CONTENT_TYPE = "application/merge-patch+json"
 DEFAULT_WATCH_SECONDS = 300
 LIST_PAGE = 500
 LIST_RESTARTS = 3

@@ -199,7 +199,9 @@ class Poller:
         """Wait ``delay`` seconds, or until triggered plus the debounce window."""
         wake = self._wake[name]
         try:
-            await asyncio.wait_for(wake.wait(), delay)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can lose a cancellation.
+            async with asyncio.timeout(delay):
+                await wake.wait()
         except TimeoutError:
             return
         await asyncio.sleep(self._debounce)

@@ -214,8 +214,11 @@ class Reconciler:
         try:
             while True:
                 timeout = self._next_timer()
+                # asyncio.timeout, not wait_for: 3.11's wait_for can lose a cancellation
+                # that races with the inner wait finishing, and then shutdown hangs.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
                 self._wake.clear()
                 await self.cycle()
         finally:
@@ -560,7 +563,8 @@ class Reconciler:
                 return False, f"timed out after {timeout:.0f}s: {status.message}"
             position = self._keeper.state.position
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._keeper.wait_for(position + 1), min(remaining, 1.0))
+                async with asyncio.timeout(min(remaining, 1.0)):
+                    await self._keeper.wait_for(position + 1)
 
     async def _real_bodies(
         self, rt: _AppRuntime, app_plan: plan.AppPlan

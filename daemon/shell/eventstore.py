@@ -327,7 +327,8 @@ class EventStore:
                         if len(chunk) < batch:
                             break
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(bell.wait(), poll_interval)
+                        async with asyncio.timeout(poll_interval):
+                            await bell.wait()
             except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
                 await asyncio.sleep(min(poll_interval, 1.0))
             finally:

@@ -168,6 +168,13 @@ async def running(
         yield GitOps(daemon=daemon, store=store, sim=sim, upstream=upstream, config=config)
     finally:
         daemon.stop()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(serving, 30)
-        await store.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(serving), 20)
+        except TimeoutError:
+            stuck = [t for t in asyncio.all_tasks() if not t.done()]
+            for task in stuck:
+                task.print_stack(limit=30)
+            serving.cancel()
+            raise AssertionError("the daemon did not stop within 20 s of SIGTERM") from None
+        finally:
+            await store.close()

@@ -15,6 +15,8 @@ import signal
 import socket
 import uuid
 
+import asyncpg
+
 from daemon import logs, settings
 from daemon.runtime import (
     database,
@@ -26,7 +28,7 @@ from daemon.runtime import (
     writer,
 )
 from daemon.runtime.supervisor import Supervisor
-from daemon.shell import eventstore, httpapi, sdnotify
+from daemon.shell import eventstore, httpapi, metrics, sdnotify
 
 log = logs.get("daemon")
 
@@ -49,6 +51,11 @@ class Daemon:
         self.notifier = sdnotify.Notifier()
         self.ready = asyncio.Event()
         self.http = httpapi.Server(config.http.listen)
+        self.http.enable_probes(
+            httpapi.Probes(
+                ready=self._readiness, metrics=metrics.registry_for(lambda: self.keeper.state)
+            )
+        )
         self.git: gitloop.GitSide | None = None
         self.informers: informers.Informers | None = None
         self.reconciler: reconciler.Reconciler | None = None
@@ -91,6 +98,19 @@ class Daemon:
         if interval is not None:
             sup.add("watchdog", lambda: self._watchdog(interval), stop_order=STOP_INPUTS)
         sup.add("writer", self.writer.run, stop_order=STOP_WRITER)
+
+    async def _readiness(self) -> tuple[bool, str]:
+        """Ready once started up and while the event log answers within a second."""
+        if not self.ready.is_set():
+            return False, "starting up"
+        if self.supervisor.stopping:
+            return False, "stopping"
+        try:
+            async with asyncio.timeout(1.0):
+                await self.store.last_position()
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return False, f"event log unreachable: {type(exc).__name__}"
+        return True, ""
 
     async def _render_at(self, app: settings.AppConfig, revision: str) -> object:
         """Render ``app`` at a pinned ``revision`` (the reconciler asks when a pin needs it)."""

@@ -1,9 +1,11 @@
 """The daemon's HTTP server (aiohttp, embedded with ``AppRunner`` in the daemon's loop).
 
-Today it serves ``GET /healthz`` and the webhooks ``POST /hooks/{github,gitlab,generic}``;
-later parts add ``/readyz``, ``/metrics``, ``/api``, ``/ui`` with ``Server.add_routes``
-before ``run``, and reach shared resources through typed ``web.AppKey`` entries
-(``HOOKS`` here). It binds the configured ``http.listen`` address, loopback by default.
+It serves ``GET /healthz`` (the process answers), ``GET /readyz`` (started up and the
+event log answers), ``GET /metrics`` (Prometheus, from the folded state) and the
+webhooks ``POST /hooks/{github,gitlab,generic}``; later parts add ``/api`` and ``/ui``
+with ``Server.add_routes`` before ``run``, and reach shared resources through typed
+``web.AppKey`` entries (``HOOKS``, ``PROBES``). It binds the configured ``http.listen``
+address, loopback by default.
 
 Webhooks: the body is read up to ``core.webhooks.MAX_BODY`` (1 MiB; more is 413),
 authenticated and matched by ``core.webhooks.decide`` against the sources' secrets in
@@ -20,9 +22,11 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import orjson
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from daemon import logs
 from daemon.core import webhooks
+from daemon.shell import metrics
 
 log = logs.get("http")
 
@@ -38,6 +42,20 @@ class Hooks:
 
 
 HOOKS = web.AppKey("hooks", Hooks)
+
+Readiness = Callable[[], Awaitable[tuple[bool, str]]]
+"""Answers /readyz: (ready, why not)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Probes:
+    """What /readyz and /metrics read."""
+
+    ready: Readiness
+    metrics: CollectorRegistry
+
+
+PROBES = web.AppKey("probes", Probes)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -66,6 +84,12 @@ class Server:
         for dialect in webhooks.Dialect:
             self.app.router.add_post(f"/hooks/{dialect.value}", _hook_handler(dialect))
 
+    def enable_probes(self, probes: Probes) -> None:
+        """Serve ``GET /readyz`` and ``GET /metrics`` (before ``run``)."""
+        self.app[PROBES] = probes
+        self.app.router.add_get("/readyz", _readyz)
+        self.app.router.add_get("/metrics", _metrics)
+
     def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
         """Add routes (before ``run``)."""
         self.app.router.add_routes(routes)
@@ -88,6 +112,18 @@ class Server:
 
 async def _healthz(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    ready, why = await request.app[PROBES].ready()
+    if ready:
+        return _reply(200, {"status": "ready"})
+    return _reply(503, {"status": "not ready", "reason": why})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = metrics.render(request.app[PROBES].metrics)
+    return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
 
 
 def _reply(status: int, doc: dict[str, object]) -> web.Response:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiohttp
+
 from gitfixtures import Upstream
 from harness import NAMESPACE, configmap, deployment, manifest, running
 
@@ -73,3 +75,30 @@ async def test_create_update_unchanged_prune(
             f"/Namespace//{NAMESPACE}",
             f"apps/Deployment/{NAMESPACE}/web",
         ]
+
+
+async def test_probes_and_metrics(
+    tmp_path: Path, database_url: str, emulator: Emulator, upstream: Upstream
+) -> None:
+    """/healthz and /readyz answer 200 once started; /metrics reports the app from the log."""
+    v1 = upstream.commit({"apps/web/cm.yaml": manifest(configmap("settings", {"a": "1"}))})
+    async with running(
+        tmp_path=tmp_path, database_url=database_url, sim=emulator, upstream=upstream
+    ) as gitops:
+        await gitops.synced(v1)
+        bound = gitops.daemon.http.bound
+        assert bound is not None
+        base = f"http://{bound[0]}:{bound[1]}"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/healthz") as resp:
+                assert (resp.status, await resp.json()) == (200, {"status": "ok"})
+            async with session.get(f"{base}/readyz") as resp:
+                assert (resp.status, await resp.json()) == (200, {"status": "ready"})
+            async with session.get(f"{base}/metrics") as resp:
+                assert resp.status == 200
+                text = await resp.text()
+        lines = set(text.splitlines())
+        assert 'gitopsd_app_health{app="web",health="Healthy"} 1.0' in lines
+        assert 'gitopsd_app_synced{app="web"} 1.0' in lines
+        assert 'gitopsd_app_objects{app="web"} 2.0' in lines
+        assert 'gitopsd_source_commits_total{source="repo"} 1.0' in lines

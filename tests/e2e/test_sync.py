@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
-
 from gitfixtures import Upstream
 from harness import NAMESPACE, configmap, deployment, manifest, running
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from pathlib import Path
 
 import aiohttp
+import orjson
+import yaml
 from gitfixtures import Upstream
-from harness import NAMESPACE, configmap, deployment, manifest, running
+from harness import NAMESPACE, app_config, configmap, deployment, manifest, running
 
 from daemon.core import events as ev
 from daemon.core.events import StepAction
@@ -101,3 +106,63 @@ async def test_probes_and_metrics(
         assert 'gitopsd_app_synced{app="web"} 1.0' in lines
         assert 'gitopsd_app_objects{app="web"} 2.0' in lines
         assert 'gitopsd_source_commits_total{source="repo"} 1.0' in lines
+
+
+async def test_status_and_history_commands(
+    tmp_path: Path, database_url: str, emulator: Emulator, upstream: Upstream
+) -> None:
+    """`gitopsd status --json` and `gitopsd history` read the app's state from the log."""
+    v1 = upstream.commit({"apps/web/cm.yaml": manifest(configmap("settings", {"a": "1"}))})
+    async with running(
+        tmp_path=tmp_path, database_url=database_url, sim=emulator, upstream=upstream
+    ) as gitops:
+        await gitops.synced(v1)
+        path = tmp_path / "gitopsd.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "state_dir": str(tmp_path / "cli-state"),
+                    "clusters": [{"name": "sim", "kubeconfig": str(emulator.kubeconfig_path)}],
+                    "sources": [{"name": "repo", "url": upstream.url}],
+                    "apps": [app_config()],
+                }
+            )
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPSD_")}
+        env["GITOPSD_DATABASE_URL"] = database_url
+
+        async def gitopsd(*args: str) -> str:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "daemon",
+                "--config",
+                str(path),
+                *args,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await proc.communicate()
+            assert proc.returncode == 0, err.decode()
+            return out.decode()
+
+        (row,) = orjson.loads(await gitopsd("status", "--json"))
+        assert {
+            k: row[k]
+            for k in ("app", "wanted", "applied", "sync", "health", "last_sync", "objects")
+        } == {
+            "app": "web",
+            "wanted": v1,
+            "applied": v1,
+            "sync": "Synced",
+            "health": "Healthy",
+            "last_sync": "Succeeded",
+            "objects": 2,
+        }
+        table = (await gitopsd("status")).splitlines()
+        assert table[0].split() == ["APP", "WANTED", "APPLIED", "SYNC", "HEALTH", "LAST", "SYNC"]
+        assert table[1].split() == ["web", v1[:8], v1[:8], "Synced", "Healthy", "Succeeded"]
+        history = await gitopsd("history", "web")
+        assert f"rendered {v1[:8]}: 1 objects (plain)" in history
+        assert f"  created ConfigMap/{NAMESPACE}/settings" in history

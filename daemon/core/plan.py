@@ -338,7 +338,18 @@ def _prunes(
             continue
         current = live.get(key)
         order = _order(key, _safe_placement(current))
-        if current is not None and _is_protected(current):
+        deleting = (current or {}).get("metadata", {}).get("deletionTimestamp")
+        if current is not None and deleting:
+            # Deleted already and held by finalizers: nothing to do until it is gone
+            # (then it is absent, and the prune is confirmed).
+            finalizers = ", ".join((current.get("metadata") or {}).get("finalizers") or [])
+            step = PlanStep(
+                key=key,
+                action=StepAction.KEEP,
+                phase="Prune",
+                reason=f"no longer in Git; deletion pending (finalizers: {finalizers or 'none'})",
+            )
+        elif current is not None and _is_protected(current):
             step = PlanStep(
                 key=key,
                 action=StepAction.KEEP,

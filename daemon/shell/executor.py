@@ -160,8 +160,12 @@ class Executor:
                     sync.bodies[step.key], field_manager=FIELD_MANAGER, force=True, dry_run=True
                 )
             except kubeerrors.KubeError as exc:
+                if exc.is_immutable and sync.allow_recreate:
+                    continue  # the apply will delete and recreate it
                 await self._fail(sync, step.key, "dry-run", exc)
-                failures.append(f"{ids.display_key(step.key)} dry-run failed: {_what(exc)}")
+                failures.append(
+                    f"{ids.display_key(step.key)} dry-run failed: {_what(exc)}{_hint(exc)}"
+                )
         for step in prunes:
             try:
                 await self._cluster.delete(
@@ -204,13 +208,8 @@ class Executor:
         except kubeerrors.KubeError as exc:
             if not (exc.is_immutable and sync.allow_recreate):
                 await self._fail(sync, step.key, "apply", exc)
-                hint = (
-                    "; set sync.allow_recreate to let gitopsd recreate it"
-                    if exc.is_immutable
-                    else ""
-                )
                 raise _SyncFailedError(
-                    f"{ids.display_key(step.key)} apply failed: {_what(exc)}{hint}"
+                    f"{ids.display_key(step.key)} apply failed: {_what(exc)}{_hint(exc)}"
                 ) from exc
             log.info("apply.recreating", key=step.key, reason=exc.message)
             await self._delete_and_wait(sync, step.key)
@@ -377,6 +376,12 @@ def _hook_delete(body: Mapping[str, Any]) -> tuple[str, ...]:
         return ordering.placement(body).hook_delete
     except ordering.AnnotationError:
         return ()
+
+
+def _hint(exc: kubeerrors.KubeError) -> str:
+    if exc.is_immutable:
+        return " (set sync.allow_recreate to let gitopsd delete and recreate it)"
+    return ""
 
 
 def _what(exc: kubeerrors.KubeError) -> str:

@@ -6,8 +6,8 @@ import base64
 from pathlib import Path
 
 from gitfixtures import Upstream
-from kubernetes_asyncio import client
 from harness import NAMESPACE, app_config, configmap, manifest, running
+from kubernetes_asyncio import client
 
 from daemon.core import events as ev
 from daemon.core.events import StepAction

@@ -147,11 +147,15 @@ def db_psql(ctx: _Context, psql_args: tuple[str, ...]) -> None:
     "--state-dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Keep the demo's database here (default: a temporary directory, removed after).",
+    help="Keep the demo's log, repository and database here (default: a temporary directory).",
 )
 def demo_cmd(state_dir: str | None) -> None:
-    """Run the demo on embedded defaults and print what happened."""
-    _run(demo.run(state_dir=Path(state_dir) if state_dir else None, out=click.echo))
+    """Show the whole loop on embedded defaults: sync, auto-sync, prune, Degraded, rollback."""
+    try:
+        _run(demo.run(state_dir=Path(state_dir) if state_dir else None, out=click.echo))
+    except demo.DemoError as exc:
+        click.echo(f"demo failed: {exc}", err=True)
+        sys.exit(1)
 
 
 demo_cmd.name = "demo"

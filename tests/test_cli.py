@@ -103,11 +103,3 @@ def test_db_psql_runs_a_query(tmp_path: Path) -> None:
     assert run("migrate", cwd=tmp_path).returncode == 0
     result = run("db", "psql", "-A", "-t", "-c", "SELECT count(*) FROM events", cwd=tmp_path)
     assert (result.returncode, result.stdout) == (0, "0\n")
-
-
-def test_demo_runs_and_leaves_nothing_running(tmp_path: Path) -> None:
-    """`gitopsd demo` prints its steps and stops its embedded server."""
-    result = run("demo", "--state-dir", str(tmp_path / "demo"), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "snapshot at position 3 + 2-event tail equals the full replay" in result.stdout
-    assert not postgres_running_in((tmp_path / "demo" / "pg").resolve())

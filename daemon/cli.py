@@ -63,14 +63,16 @@ pass_ctx = click.make_pass_decorator(_Context)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
+    default=None,
+    help="Log level (default: info for `run` and `sim`, warning for the other commands).",
 )
 @click.version_option(package_name="gitopsd")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, log_level: str) -> None:
+def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
     """gitopsd: keep Kubernetes clusters converged on Git, and remember everything."""
-    logs.configure(level=log_level, stream=sys.stderr if ctx.invoked_subcommand != "run" else None)
+    serving = ctx.invoked_subcommand in ("run", "sim")
+    level = log_level or ("info" if serving else "warning")
+    logs.configure(level=level, stream=None if ctx.invoked_subcommand == "run" else sys.stderr)
     ctx.obj = _Context(config_path)
 
 

@@ -601,7 +601,16 @@ class Reconciler:
     async def _append(
         self, app: str, events: Sequence[object], *, meta: ev.EventMeta | None = None
     ) -> None:
-        await self._appender.append(ids.app_stream(app), events, meta=meta or self._meta)
+        """Append, then wait until the state includes it: the next look must see it.
+
+        Without the wait a look starting right after could read the state before its
+        own HealthChanged or SyncFinished is folded, and record it (or sync) twice.
+        """
+        positions = await self._appender.append(
+            ids.app_stream(app), events, meta=meta or self._meta
+        )
+        if positions:
+            await self._keeper.wait_for(max(positions))
 
 
 def _group(api_version: str) -> str:

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from daemon.sim import listing, merging, metadata, scale, status, strategies
+import orjson
+
+from daemon.sim import conversion, listing, merging, metadata, scale, status, strategies
 from daemon.sim.catalog import Catalog
 from daemon.sim.resources import ResourceType
 from daemon.sim.status import FieldError, StatusError
@@ -149,11 +151,44 @@ class Api:
             )
         return pruned, [f'unknown field "{p}"' for p in unknown]
 
+    def _decode(
+        self, rt: ResourceType, obj: JSON, *, patched: Any = None, applied: JSON | None = None
+    ) -> None:
+        """The Go round trip of a written object; a body that does not decode is refused.
+
+        As the real handlers word it: 400 for a POST/PUT body, 422 on ``patch`` for a
+        JSON/merge/strategic patch whose result does not decode, and for an apply the
+        field manager's plain 500 (its conversion of the merged object fails).
+        """
+        try:
+            merging.decode(rt, obj)
+        except conversion.ConversionError as exc:
+            if applied is not None:
+                meta = applied.get("metadata") or {}
+                where = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+                gvk = f"{rt.group}/{rt.version}, Kind={rt.kind}"
+                raise status.internal(
+                    f"failed to convert new object ({where}; {gvk}) to proper version: {exc}"
+                ) from None
+            if patched is not None:
+                err = FieldError(
+                    type="FieldValueInvalid",
+                    field="patch",
+                    value=orjson.dumps(patched).decode(),
+                    has_value=True,
+                    detail=str(exc),
+                )
+                raise status.invalid(kind="", group="", name="", errors=[err]) from None
+            raise status.bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: {exc}'
+            ) from None
+
     # Create ------------------------------------------------------------------------
 
     def create(self, rt: ResourceType, namespace: str, body: JSON, opts: WriteOptions) -> Reply:
         """POST: store a new object; 201 with it."""
         obj = normalize_body(rt, body, api_version=self._storage_api_version(rt))
+        self._decode(rt, obj)
         self._body_namespace(rt, namespace, obj)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
@@ -221,6 +256,7 @@ class Api:
         if subresource == "scale":
             return self._update_scale(rt, namespace, name, body, opts)
         new = normalize_body(rt, body, api_version=self._storage_api_version(rt))
+        self._decode(rt, new)
         self._check_name(new, name)
         self._body_namespace(rt, namespace, new)
         old = self.lookup(rt, namespace, name)
@@ -352,6 +388,7 @@ class Api:
         if subresource == "scale":
             return self.update(rt, namespace, name, body=patched, opts=opts, subresource="scale")
         new = normalize_body(rt, patched, api_version=self._storage_api_version(rt))
+        self._decode(rt, new, patched=patched)
         self._check_name(new, name)
         self._body_namespace(rt, namespace, new)
         self._preconditions(rt, old, new)
@@ -395,6 +432,7 @@ class Api:
             now=self.now(),
         )
         new = normalize_body(rt, merged, api_version=self._storage_api_version(rt))
+        self._decode(rt, new, applied=config)
         new["metadata"]["name"] = name
         self._body_namespace(rt, namespace, new)
         managed = list(new["metadata"].get("managedFields") or [])

@@ -321,6 +321,9 @@ def _limit_range(obj: JSON) -> None:
             if isinstance(values, dict):
                 for name, value in values.items():
                     target.setdefault(name, value)
+        for key in ("default", "defaultRequest"):
+            if not item[key]:
+                del item[key]  # Go makes the map; omitempty leaves an empty one out
 
 
 def _replication_controller(obj: JSON) -> None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from daemon.sim import apply as apply_mod
+from daemon.sim import conversion, status
 from daemon.sim import defaults as defaults_mod
 from daemon.sim import patch as patch_mod
 from daemon.sim import schema as schema_mod
-from daemon.sim import status
 from daemon.sim import validation as validation_mod
 from daemon.sim.resources import ResourceType
 
@@ -47,6 +47,16 @@ def schema_of(rt: ResourceType) -> schema_mod.TypeSchema:
             found = schema_mod.for_kind(rt.group, rt.version, rt.kind) or schema_mod.DEDUCED
         _SCHEMAS[key] = found
     return found
+
+
+def decode(rt: ResourceType, obj: JSON) -> None:
+    """The Go round trip of a written built-in object, in place (``conversion``).
+
+    Raises ``conversion.ConversionError``; custom resources are stored as sent.
+    """
+    if rt.custom:
+        return
+    conversion.decode(obj, schema_of(rt), group=rt.group, kind=rt.kind)
 
 
 def prepare_for_create(rt: ResourceType, obj: JSON) -> JSON:

@@ -59,6 +59,8 @@ class TypeSchema:
     value_fields: frozenset[str] = frozenset()  # struct fields Go always serializes
     default: Any = None  # a CRD schema's ``default`` for this field
     has_default: bool = False
+    format: str = ""  # a scalar's OpenAPI format ("byte": base64 of a Go []byte)
+    required: frozenset[str] = frozenset()  # struct fields the definition requires
 
     def child(self, name: str) -> TypeSchema | None:
         """The schema of member ``name`` of a struct or map; None if it is not declared."""
@@ -202,7 +204,7 @@ def _shell_for(body: JSON, name: str) -> TypeSchema:
         if isinstance(body.get("additionalProperties"), dict):
             return TypeSchema(kind=Kind.MAP, name=name)
         return TypeSchema(kind=Kind.UNTYPED, name=name, atomic=True)
-    return TypeSchema(kind=Kind.SCALAR, name=name)
+    return TypeSchema(kind=Kind.SCALAR, name=name, format=str(body.get("format") or ""))
 
 
 def _fill(node: TypeSchema, body: JSON, prop: Any) -> None:
@@ -212,6 +214,7 @@ def _fill(node: TypeSchema, body: JSON, prop: Any) -> None:
         node.fields = {fname: prop(p, node.name, fname) for fname, p in props.items()}
         node.atomic = body.get("x-kubernetes-map-type") == "atomic"
         node.value_fields = _VALUE_FIELDS.get(node.name, frozenset())
+        node.required = frozenset(body.get("required") or ())
     elif node.kind is Kind.MAP:
         node.element = prop(body["additionalProperties"], node.name, "*")
         node.atomic = body.get("x-kubernetes-map-type") == "atomic"

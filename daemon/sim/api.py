@@ -275,7 +275,7 @@ class Api:
                     )
                 ],
             )
-        self._preconditions(rt, old, new)
+        self._preconditions(rt, old, new, put=True)
         return self._finish_update(rt, old, new, opts, subresource=subresource, managed=None)
 
     def _check_name(self, obj: JSON, name: str) -> None:
@@ -285,15 +285,32 @@ class Api:
                 f"the name of the object ({given}) does not match the name on the URL ({name})"
             )
 
-    def _preconditions(self, rt: ResourceType, old: JSON, new: JSON) -> None:
+    def _preconditions(self, rt: ResourceType, old: JSON, new: JSON, *, put: bool) -> None:
+        """A body's uid and resourceVersion against the stored object's.
+
+        A PUT turns a uid into a storage precondition, whose failure is a Conflict carrying
+        the storage error's text; a patch or apply has no precondition and meets the
+        update validation's "field is immutable" (422) instead.
+        """
         meta, old_meta = new["metadata"], old["metadata"]
         uid = meta.get("uid")
         if uid and uid != old_meta["uid"]:
+            if not put:
+                err = FieldError(
+                    type="FieldValueInvalid",
+                    field="metadata.uid",
+                    value=uid,
+                    has_value=True,
+                    detail="field is immutable",
+                )
+                raise self._invalid(rt, old_meta["name"], [err])
+            key = _etcd_key(rt, old_meta.get("namespace", ""), old_meta["name"])
             raise status.conflict(
                 resource=rt.plural,
                 group=rt.group,
                 name=old_meta["name"],
-                why=f"Precondition failed: UID in precondition: {uid}, "
+                why=f"StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, "
+                f"AdditionalErrorMsg: Precondition failed: UID in precondition: {uid}, "
                 f"UID in object meta: {old_meta['uid']}",
             )
         rv = meta.get("resourceVersion")
@@ -391,7 +408,7 @@ class Api:
         self._decode(rt, new, patched=patched)
         self._check_name(new, name)
         self._body_namespace(rt, namespace, new)
-        self._preconditions(rt, old, new)
+        self._preconditions(rt, old, new, put=False)
         return self._finish_update(rt, old, new, opts, subresource=subresource, managed=None)
 
     def _apply(
@@ -439,7 +456,7 @@ class Api:
         if old is None:
             new["metadata"].pop("resourceVersion", None)
             return self._create(rt, new, opts, managed=managed)
-        self._preconditions(rt, old, new)
+        self._preconditions(rt, old, new, put=False)
         return self._finish_update(rt, old, new, opts, subresource=subresource, managed=managed)
 
     # Delete ------------------------------------------------------------------------
@@ -448,22 +465,25 @@ class Api:
         """DELETE: remove now, or mark for deletion while finalizers remain (§5)."""
         old = self.lookup(rt, namespace, name)
         meta = old["metadata"]
+        # rest.BeforeDelete checks the preconditions first; its Conflict names the Kind
+        # (not the resource) as the "resource" (k8s.io/apiserver registry/rest/delete.go).
         if options.precondition_uid and options.precondition_uid != meta["uid"]:
             raise status.conflict(
-                resource=rt.plural,
+                resource=rt.kind,
                 group=rt.group,
                 name=name,
-                why="Precondition failed: UID in precondition: "
-                f"{options.precondition_uid}, UID in object meta: {meta['uid']}",
+                why=f"the UID in the precondition ({options.precondition_uid}) does not match "
+                f"the UID in record ({meta['uid']}). The object might have been deleted and "
+                "then recreated",
             )
         if options.precondition_rv and options.precondition_rv != meta["resourceVersion"]:
             raise status.conflict(
-                resource=rt.plural,
+                resource=rt.kind,
                 group=rt.group,
                 name=name,
-                why="Precondition failed: ResourceVersion in precondition: "
-                f"{options.precondition_rv}, ResourceVersion in object meta: "
-                f"{meta['resourceVersion']}",
+                why="the ResourceVersion in the precondition "
+                f"({options.precondition_rv}) does not match the ResourceVersion in record "
+                f"({meta['resourceVersion']}). The object might have been modified",
             )
         warnings: list[str] = []
         policy = options.propagation
@@ -565,6 +585,19 @@ def normalize_body(rt: ResourceType, body: Any, *, api_version: str) -> JSON:
     elif not isinstance(meta, dict):
         raise status.bad_request("metadata must be an object")
     return obj
+
+
+# Built-in resources whose etcd prefix is not their plural (kube-apiserver's storage).
+_ETCD_PREFIX = {"services": "services/specs", "ingresses.networking.k8s.io": "ingress"}
+
+
+def _etcd_key(rt: ResourceType, namespace: str, name: str) -> str:
+    """The object's etcd key, as storage errors print it."""
+    prefix = _ETCD_PREFIX.get(rt.rid, rt.plural)
+    if rt.custom or rt.group == "apiextensions.k8s.io":
+        prefix = f"{rt.group}/{rt.plural}"
+    parts = [prefix, namespace, name] if namespace else [prefix, name]
+    return "/registry/" + "/".join(parts)
 
 
 def _finalized(rt: ResourceType, old: JSON, new: JSON) -> bool:

@@ -329,7 +329,7 @@ async def test_put_missing_object_is_404(raw: Raw) -> None:
 
 
 async def test_uid_precondition_on_update(raw: Raw) -> None:
-    """A PUT carrying another uid is 409 with the precondition message."""
+    """A PUT carrying another uid is 409 with the storage precondition's message."""
     made = (await raw("POST", "/api/v1/namespaces/default/configmaps", body=cm("cfg"))).json()
     made["metadata"]["uid"] = "00000000-0000-4000-8000-000000000000"
     resp = await raw("PUT", "/api/v1/namespaces/default/configmaps/cfg", body=made)
@@ -339,9 +339,34 @@ async def test_uid_precondition_on_update(raw: Raw) -> None:
     assert (resp.status, resp.json()["message"]) == (
         409,
         (
-            'Operation cannot be fulfilled on configmaps "cfg": Precondition failed: UID in precondition: '
-            f"00000000-0000-4000-8000-000000000000, UID in object meta: {real_uid}"
+            'Operation cannot be fulfilled on configmaps "cfg": StorageError: invalid object, Code: 4, '
+            "Key: /registry/configmaps/default/cfg, ResourceVersion: 0, AdditionalErrorMsg: "
+            "Precondition failed: UID in precondition: 00000000-0000-4000-8000-000000000000, "
+            f"UID in object meta: {real_uid}"
         ),
+    )
+
+
+async def test_uid_in_a_patch_is_immutable(raw: Raw) -> None:
+    """A patch has no uid precondition: another uid fails update validation (422 immutable)."""
+    await raw("POST", "/api/v1/namespaces/default/configmaps", body=cm("cfg"))
+    other = "00000000-0000-4000-8000-000000000000"
+    resp = await raw(
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/cfg",
+        body={"metadata": {"uid": other}},
+        content_type="application/merge-patch+json",
+    )
+    assert (resp.status, resp.json()["message"], resp.json()["details"]["causes"]) == (
+        422,
+        f'ConfigMap "cfg" is invalid: metadata.uid: Invalid value: "{other}": field is immutable',
+        [
+            {
+                "reason": "FieldValueInvalid",
+                "message": f'Invalid value: "{other}": field is immutable',
+                "field": "metadata.uid",
+            }
+        ],
     )
 
 

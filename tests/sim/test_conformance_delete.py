@@ -40,6 +40,23 @@ def owner_ref(owner: dict[str, Any], *, block: bool = False) -> dict[str, Any]:
     return ref
 
 
+def deployment_body(name: str) -> dict[str, Any]:
+    """A minimal Deployment manifest."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]},
+            },
+        },
+    }
+
+
 async def gone(raw: Raw, path: str, sim: Emulator) -> bool:
     """Whether ``path`` is 404 once the controllers are idle."""
     await sim.idle()
@@ -146,11 +163,60 @@ async def test_no_new_finalizers_while_deleting(raw: Raw) -> None:
 
 
 async def test_delete_precondition_conflict(raw: Raw) -> None:
-    """DeleteOptions preconditions in the body: a stale resourceVersion is 409."""
-    await raw("POST", CMS, body=cm("cfg"))
+    """DeleteOptions preconditions in the body: a stale resourceVersion is 409 (BeforeDelete)."""
+    made = (await raw("POST", CMS, body=cm("cfg"))).json()
     body = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"resourceVersion": "1"}}
     resp = await raw("DELETE", f"{CMS}/cfg", body=body)
-    assert (resp.status, resp.json()["reason"]) == (409, "Conflict")
+    assert (resp.status, resp.json()) == (
+        409,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": 'Operation cannot be fulfilled on ConfigMap "cfg": the ResourceVersion in the '
+            "precondition (1) does not match the ResourceVersion in record "
+            f"({made['metadata']['resourceVersion']}). The object might have been modified",
+            "reason": "Conflict",
+            "details": {"name": "cfg", "kind": "ConfigMap"},
+            "code": 409,
+        },
+    )
+
+
+async def test_delete_uid_precondition_guards_a_recreated_object(raw: Raw, sim: Emulator) -> None:
+    """A delete with the old incarnation's uid leaves a recreated object alone (409, Kind named)."""
+    dep = "/apis/apps/v1/namespaces/default/deployments"
+    first = (await raw("POST", dep, body=deployment_body("web"))).json()
+    await raw("DELETE", f"{dep}/web")
+    second = (await raw("POST", dep, body=deployment_body("web"))).json()
+    body = {
+        "kind": "DeleteOptions",
+        "apiVersion": "v1",
+        "propagationPolicy": "Background",
+        "preconditions": {"uid": first["metadata"]["uid"]},
+    }
+    resp = await raw("DELETE", f"{dep}/web", body=body)
+    still = await raw("GET", f"{dep}/web")
+    assert (resp.status, resp.json()) == (
+        409,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": 'Operation cannot be fulfilled on Deployment.apps "web": the UID in the '
+            f"precondition ({first['metadata']['uid']}) does not match the UID in record "
+            f"({second['metadata']['uid']}). The object might have been deleted and then recreated",
+            "reason": "Conflict",
+            "details": {"name": "web", "group": "apps", "kind": "Deployment"},
+            "code": 409,
+        },
+    )
+    assert (still.status, sim.internal_errors()) == (200, [])
+    body["preconditions"] = {"uid": second["metadata"]["uid"]}
+    gone_now = await raw("DELETE", f"{dep}/web", body=body)
+    assert (gone_now.status, gone_now.json()["status"]) == (200, "Success")
 
 
 async def test_body_options_override_query(raw: Raw) -> None:

@@ -155,7 +155,7 @@ async def run(objects: int, watchers: int, concurrency: int) -> dict[str, float]
             )
             applied = time.perf_counter()
             delivered = sum(await asyncio.wait_for(asyncio.gather(*watch_tasks), 120))
-            finished = max(done)
+            finished = max(done, default=applied)
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
@@ -163,7 +163,7 @@ async def run(objects: int, watchers: int, concurrency: int) -> dict[str, float]
         raise RuntimeError(
             f"created {created}/{objects}, delivered {delivered}/{objects * watchers}"
         )
-    ordered = sorted(latencies)
+    ordered = sorted(latencies) or [0.0]
     return {
         "objects": objects,
         "watchers": watchers,

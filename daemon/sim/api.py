@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from daemon.sim import conversion, listing, merging, metadata, scale, status, strategies
+from daemon.sim import applymemo, conversion, listing, merging, metadata, scale, status, strategies
 from daemon.sim.catalog import Catalog
 from daemon.sim.resources import ResourceType
 from daemon.sim.status import FieldError, StatusError
@@ -74,12 +74,19 @@ class Api:
         self.store = store
         self.clock = clock
         self.alloc = strategies.Allocator()
+        self.memo = applymemo.ApplyMemo()
+        self._second = -1  # the second self._stamp renders (timestamps repeat within one)
+        self._stamp = ""
 
     # Helpers -----------------------------------------------------------------------
 
     def now(self) -> str:
-        """The current time as Kubernetes writes it."""
-        return metadata.timestamp(self.clock())
+        """The current time as Kubernetes writes it (to the second)."""
+        moment = self.clock()
+        second = int(moment.timestamp())
+        if second != self._second:
+            self._second, self._stamp = second, metadata.timestamp(moment)
+        return self._stamp
 
     def serve(self, rt: ResourceType, obj: JSON) -> JSON:
         """``obj`` as the endpoint's version shows it (CRD versions differ in apiVersion)."""
@@ -137,31 +144,33 @@ class Api:
         meta["namespace"] = given or namespace
 
     def _unknown_fields(
-        self, rt: ResourceType, obj: JSON, opts: WriteOptions
+        self, rt: ResourceType, obj: JSON, opts: WriteOptions, unknown: list[str] | None
     ) -> tuple[JSON, list[str]]:
+        """Drop undeclared fields (decoding already did for built-ins): warn, or 400 if Strict."""
+        if unknown is None:
+            obj, unknown = merging.drop_unknown_fields(rt, obj)
         if opts.field_validation == "Ignore":
-            pruned, _ = merging.drop_unknown_fields(rt, obj)
-            return pruned, []
-        pruned, unknown = merging.drop_unknown_fields(rt, obj)
+            return obj, []
         if unknown and opts.field_validation == "Strict":
             detail = ", ".join(f'unknown field "{p}"' for p in unknown)
             raise status.bad_request(
                 f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
                 f"strict decoding error: {detail}"
             )
-        return pruned, [f'unknown field "{p}"' for p in unknown]
+        return obj, [f'unknown field "{p}"' for p in unknown]
 
     def _decode(
         self, rt: ResourceType, obj: JSON, *, patched: Any = None, applied: JSON | None = None
-    ) -> None:
+    ) -> list[str] | None:
         """The Go round trip of a written object; a body that does not decode is refused.
 
         As the real handlers word it: 400 for a POST/PUT body, 422 on ``patch`` for a
         JSON/merge/strategic patch whose result does not decode, and for an apply the
-        field manager's plain 500 (its conversion of the merged object fails).
+        field manager's plain 500 (its conversion of the merged object fails). Returns the
+        undeclared fields it dropped (None for custom resources, pruned later).
         """
         try:
-            merging.decode(rt, obj)
+            return merging.decode(rt, obj)
         except conversion.ConversionError as exc:
             if applied is not None:
                 meta = applied.get("metadata") or {}
@@ -188,15 +197,21 @@ class Api:
     def create(self, rt: ResourceType, namespace: str, body: JSON, opts: WriteOptions) -> Reply:
         """POST: store a new object; 201 with it."""
         obj = normalize_body(rt, body, api_version=self._storage_api_version(rt))
-        self._decode(rt, obj)
+        unknown = self._decode(rt, obj)
         self._body_namespace(rt, namespace, obj)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = metadata.generate_name(meta["generateName"])
-        return self._create(rt, obj, opts, managed=None)
+        return self._create(rt, obj, opts, managed=None, unknown=unknown)
 
     def _create(
-        self, rt: ResourceType, obj: JSON, opts: WriteOptions, *, managed: list[JSON] | None
+        self,
+        rt: ResourceType,
+        obj: JSON,
+        opts: WriteOptions,
+        *,
+        managed: list[JSON] | None,
+        unknown: list[str] | None,
     ) -> Reply:
         meta = obj["metadata"]
         name = meta.get("name") or ""
@@ -206,7 +221,7 @@ class Api:
         obj = merging.prepare_for_create(rt, obj)
         strategies.prepare_create(rt, obj, self.alloc)
         obj = merging.apply_defaults(rt, obj)
-        obj, warnings = self._unknown_fields(rt, obj, opts)
+        obj, warnings = self._unknown_fields(rt, obj, opts, unknown)
         errs = (
             metadata.validate_meta(rt, obj)
             + strategies.validate(rt, obj)
@@ -256,7 +271,7 @@ class Api:
         if subresource == "scale":
             return self._update_scale(rt, namespace, name, body, opts)
         new = normalize_body(rt, body, api_version=self._storage_api_version(rt))
-        self._decode(rt, new)
+        unknown = self._decode(rt, new)
         self._check_name(new, name)
         self._body_namespace(rt, namespace, new)
         old = self.lookup(rt, namespace, name)
@@ -276,7 +291,9 @@ class Api:
                 ],
             )
         self._preconditions(rt, old, new, put=True)
-        return self._finish_update(rt, old, new, opts, subresource=subresource, managed=None)
+        return self._finish_update(
+            rt, old, new, opts, subresource=subresource, managed=None, unknown=unknown
+        )
 
     def _check_name(self, obj: JSON, name: str) -> None:
         given = obj["metadata"].get("name") or ""
@@ -326,13 +343,14 @@ class Api:
         *,
         subresource: str,
         managed: list[JSON] | None,
+        unknown: list[str] | None,
     ) -> Reply:
         """The shared tail of PUT, PATCH and apply on an existing object."""
         name = old["metadata"]["name"]
         metadata.carry_over(old, new)
         strategies.prepare_update(rt, old, new, subresource)
         new = merging.apply_defaults(rt, new)
-        new, warnings = self._unknown_fields(rt, new, opts)
+        new, warnings = self._unknown_fields(rt, new, opts, unknown)
         errs = (
             metadata.validate_meta(rt, new)
             + metadata.validate_meta_update(old, new)
@@ -374,7 +392,9 @@ class Api:
             raise status.conflict(resource=rt.plural, group=rt.group, name=name)
         replicas = (body.get("spec") or {}).get("replicas", 0)
         new = scale.with_replicas(rt, old, replicas)
-        reply = self._finish_update(rt, old, new, opts, subresource="scale", managed=None)
+        reply = self._finish_update(
+            rt, old, new, opts, subresource="scale", managed=None, unknown=[]
+        )
         stored = self.lookup(rt, namespace, name) if not opts.dry_run else reply.body
         return Reply(200, scale.scale_of(rt, stored), reply.warnings)
 
@@ -405,11 +425,13 @@ class Api:
         if subresource == "scale":
             return self.update(rt, namespace, name, body=patched, opts=opts, subresource="scale")
         new = normalize_body(rt, patched, api_version=self._storage_api_version(rt))
-        self._decode(rt, new, patched=patched)
+        unknown = self._decode(rt, new, patched=patched)
         self._check_name(new, name)
         self._body_namespace(rt, namespace, new)
         self._preconditions(rt, old, new, put=False)
-        return self._finish_update(rt, old, new, opts, subresource=subresource, managed=None)
+        return self._finish_update(
+            rt, old, new, opts, subresource=subresource, managed=None, unknown=unknown
+        )
 
     def _apply(
         self,
@@ -436,6 +458,36 @@ class Api:
             self._check_name(config, name)
         key = storage_key(namespace if rt.namespaced else "", name)
         old = self.store.get(rt.rid, key)
+        fingerprint = self.memo.fingerprint(config)
+        if old is not None and self.memo.is_repeat(
+            rt, key, live=old, manager=opts.manager, subresource=subresource, config=fingerprint
+        ):
+            return Reply(200, self.serve(rt, old))  # idempotent: the full path is a no-op
+        reply = self._apply_fully(
+            rt, namespace, name, old=old, config=config, opts=opts, subresource=subresource
+        )
+        if not opts.dry_run:
+            self.memo.remember(
+                rt,
+                key,
+                stored=self.store.get(rt.rid, key),
+                manager=opts.manager,
+                subresource=subresource,
+                config=fingerprint,
+            )
+        return reply
+
+    def _apply_fully(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        *,
+        old: JSON | None,
+        config: JSON,
+        opts: WriteOptions,
+        subresource: str,
+    ) -> Reply:
         live = None if old is None else self.serve(rt, old)
         if old is None and subresource:
             raise status.not_found(resource=rt.plural, group=rt.group, name=name)
@@ -449,15 +501,17 @@ class Api:
             now=self.now(),
         )
         new = normalize_body(rt, merged, api_version=self._storage_api_version(rt))
-        self._decode(rt, new, applied=config)
+        unknown = self._decode(rt, new, applied=config)
         new["metadata"]["name"] = name
         self._body_namespace(rt, namespace, new)
         managed = list(new["metadata"].get("managedFields") or [])
         if old is None:
             new["metadata"].pop("resourceVersion", None)
-            return self._create(rt, new, opts, managed=managed)
+            return self._create(rt, new, opts, managed=managed, unknown=unknown)
         self._preconditions(rt, old, new, put=False)
-        return self._finish_update(rt, old, new, opts, subresource=subresource, managed=managed)
+        return self._finish_update(
+            rt, old, new, opts, subresource=subresource, managed=managed, unknown=unknown
+        )
 
     # Delete ------------------------------------------------------------------------
 
@@ -535,6 +589,7 @@ class Api:
         final = metadata.ordered(metadata.clone(last))
         if not dry_run:
             self.store.commit(type_=EventType.DELETED, rid=rt.rid, key=key, obj=final, prev=old)
+            self.memo.forget(rt.rid, key)
         if reply_object or rt.return_deleted_object:
             return Reply(200, self.serve(rt, final), warnings)
         body = status.success(name=meta["name"], group=rt.group, kind=rt.plural, uid=meta["uid"])

@@ -334,15 +334,20 @@ def apply(
             merged, previous.fields, applied=applied, entries=entries, ident=ident, schema=schema
         )
     before, after = _without_managed(base), _without_managed(merged)
-    comparison = fieldpath.compare(before, after, schema)
-    # SMD compares the values (value.Equals): a reordered list is a change even though no
-    # field set differs.
-    changed = not comparison.is_same or before != after
-    touched = fieldpath.recursive_difference(
-        fieldpath.union(comparison.added, comparison.modified), reset
-    )
-    removed = fieldpath.recursive_difference(comparison.removed, reset)
-    _settle_others(entries, ident, touched=touched, removed=removed, force=force)
+    if live is None or before == after:
+        # A create has no other managers to conflict with or take fields from; an apply
+        # that changes nothing touches and removes nothing.
+        changed = live is None
+    else:
+        # SMD compares the values (value.Equals): a reordered list is a change even though
+        # no field set differs, so ``changed`` holds whatever the comparison finds.
+        changed = True
+        comparison = fieldpath.compare(before, after, schema)
+        touched = fieldpath.recursive_difference(
+            fieldpath.union(comparison.added, comparison.modified), reset
+        )
+        removed = fieldpath.recursive_difference(comparison.removed, reset)
+        _settle_others(entries, ident, touched=touched, removed=removed, force=force)
     own = fieldpath.difference(applied, _STRIP)
     if own:
         time = now if changed else (previous.time if previous is not None else None)

@@ -15,7 +15,9 @@ every write path (create, update, patch, apply, dry-run, status writes):
   standard base64 and come back re-encoded;
 * a Secret's ``stringData`` is merged into ``data`` as base64 (a key in both takes the
   ``stringData`` value) and is never stored or returned (``Convert_v1_Secret_To_core_Secret``
-  in ``pkg/apis/core/v1/conversion.go``).
+  in ``pkg/apis/core/v1/conversion.go``);
+* fields the type does not declare are dropped (their paths are returned, for the
+  ``fieldValidation`` warning or Strict rejection), in the same walk.
 
 Zero-valued booleans, numbers and strings are left alone: whether Go drops them depends
 on pointer-ness, which the OpenAPI schema does not record. Custom resources are stored as
@@ -34,112 +36,119 @@ from daemon.sim import quantity
 from daemon.sim import schema as schema_mod
 
 JSON = dict[str, Any]
-QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
-
-# Optional list fields the Go structs serialize without omitempty (an empty list stays),
-# and managedFields, whose empty list means "reset them" to the field manager.
-_KEEP_EMPTY: dict[str, frozenset[str]] = {
-    "io.k8s.api.rbac.v1.Role": frozenset({"rules"}),
-    "io.k8s.api.rbac.v1.ClusterRole": frozenset({"rules"}),
-    "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": frozenset({"managedFields"}),
-}
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _STRUCT = schema_mod.Kind.STRUCT
 _MAP = schema_mod.Kind.MAP
 _LIST = schema_mod.Kind.LIST
 _SCALAR = schema_mod.Kind.SCALAR
+_OPAQUE = (schema_mod.Kind.UNTYPED, schema_mod.Kind.DEDUCED)
 
 
 class ConversionError(ValueError):
     """The body does not decode into the Go type (the message is Go's error text)."""
 
 
-def decode(obj: JSON, schema: schema_mod.TypeSchema, *, group: str, kind: str) -> None:
-    """Turn a private copy of a written built-in object into what the server stores."""
-    if schema.kind is not _STRUCT:
-        return
-    _struct(obj, schema)
-    if kind == "Secret" and not group:
-        _merge_string_data(obj)
+def decode(obj: JSON, schema: schema_mod.TypeSchema, *, group: str, kind: str) -> list[str]:
+    """Turn a private copy of a written built-in object into what the server stores.
+
+    Fields the schema does not declare are dropped too; their paths come back, worded as
+    the strict decoder words them (``spec.foo``, ``spec.containers[0].bar``), for the
+    ``fieldValidation`` warning or rejection.
+    """
+    unknown: list[str] = []
+    if schema.kind is _STRUCT:
+        _struct(obj, schema, "", unknown)
+        if kind == "Secret" and not group:
+            _merge_string_data(obj)
+    return unknown
 
 
-def _struct(obj: JSON, schema: schema_mod.TypeSchema) -> None:
+def _struct(obj: JSON, schema: schema_mod.TypeSchema, path: str, unknown: list[str]) -> None:
     fields = schema.fields
-    keep = schema.required | _KEEP_EMPTY.get(schema.name, frozenset())
+    keep = schema.keep_empty
     for key in list(obj):
         sub = fields.get(key)
         if sub is None:
-            continue  # unknown (pruned later, with its warning) or preserved as is
-        value = obj[key]
-        if value is None:
-            if key in schema.value_fields and sub.kind is _STRUCT:
-                obj[key] = {}
-            elif not (key in keep and sub.kind in (_LIST, _MAP)):
+            if not schema.preserve_unknown:
+                unknown.append(f"{path}.{key}" if path else key)
                 del obj[key]
             continue
+        value = obj[key]
         kind = sub.kind
-        if kind is _STRUCT:
+        if value is None:
+            if kind is _STRUCT and key in schema.value_fields:
+                obj[key] = {}
+            elif not (key in keep and (kind is _LIST or kind is _MAP)):
+                del obj[key]
+        elif kind is _SCALAR:
+            if sub.format:
+                obj[key] = _scalar(value, sub)
+        elif kind is _STRUCT:
             if isinstance(value, dict):
-                _struct(value, sub)
+                _struct(value, sub, f"{path}.{key}" if path else key, unknown)
         elif kind is _MAP:
             if isinstance(value, dict):
                 if value or key in keep:
-                    obj[key] = _map(value, sub)
+                    obj[key] = _map(value, sub, f"{path}.{key}" if path else key, unknown)
                 else:
                     del obj[key]
-        elif kind is _LIST:
-            if isinstance(value, list):
-                if value or key in keep:
-                    _list(value, sub)
-                else:
-                    del obj[key]
-        elif kind is _SCALAR:
-            obj[key] = _scalar(value, sub)
+        elif kind is _LIST and isinstance(value, list):
+            if value or key in keep:
+                _list(value, sub, f"{path}.{key}" if path else key, unknown)
+            else:
+                del obj[key]
 
 
-def _map(value: JSON, schema: schema_mod.TypeSchema) -> JSON:
+def _map(value: JSON, schema: schema_mod.TypeSchema, path: str, unknown: list[str]) -> JSON:
     """A map with sorted keys and decoded values (a new dict)."""
     element = schema.element
     keys = sorted(value)
-    if element is None or element.kind in (schema_mod.Kind.UNTYPED, schema_mod.Kind.DEDUCED):
+    if element is None or element.kind in _OPAQUE:
         return {k: value[k] for k in keys}
+    kind = element.kind
+    if kind is _SCALAR and not element.format:
+        # The common case (labels, annotations, data): only nulls change.
+        return {k: "" if value[k] is None else value[k] for k in keys}
     out: JSON = {}
     for key in keys:
         member = value[key]
         if member is None:
-            # Go stores a null map value as the element's zero value.
-            member = _zero(element)
-        elif element.kind is _SCALAR:
+            member = _zero(element)  # Go stores a null map value as the zero value
+        elif kind is _SCALAR:
             member = _scalar(member, element)
-        elif element.kind is _STRUCT and isinstance(member, dict):
-            _struct(member, element)
-        elif element.kind is _MAP and isinstance(member, dict):
-            member = _map(member, element)
-        elif element.kind is _LIST and isinstance(member, list):
-            _list(member, element)
+        elif kind is _STRUCT and isinstance(member, dict):
+            _struct(member, element, f"{path}[{key}]", unknown)
+        elif kind is _MAP and isinstance(member, dict):
+            member = _map(member, element, f"{path}[{key}]", unknown)
+        elif kind is _LIST and isinstance(member, list):
+            _list(member, element, f"{path}[{key}]", unknown)
         out[key] = member
     return out
 
 
-def _list(items: list[Any], schema: schema_mod.TypeSchema) -> None:
+def _list(items: list[Any], schema: schema_mod.TypeSchema, path: str, unknown: list[str]) -> None:
     element = schema.element
     if element is None:
         return
     kind = element.kind
+    if kind is _SCALAR:
+        if element.format:
+            for index, item in enumerate(items):
+                if item is not None:
+                    items[index] = _scalar(item, element)
+        return
     for index, item in enumerate(items):
         if kind is _STRUCT and isinstance(item, dict):
-            _struct(item, element)
+            _struct(item, element, f"{path}[{index}]", unknown)
         elif kind is _MAP and isinstance(item, dict):
-            items[index] = _map(item, element)
+            items[index] = _map(item, element, f"{path}[{index}]", unknown)
         elif kind is _LIST and isinstance(item, list):
-            _list(item, element)
-        elif kind is _SCALAR and item is not None:
-            items[index] = _scalar(item, element)
+            _list(item, element, f"{path}[{index}]", unknown)
 
 
 def _scalar(value: Any, schema: schema_mod.TypeSchema) -> Any:
-    if schema.name == QUANTITY:
+    if schema.format == "quantity":
         try:
             return quantity.canonical(value)
         except quantity.QuantityError as exc:
@@ -150,7 +159,7 @@ def _scalar(value: Any, schema: schema_mod.TypeSchema) -> Any:
 
 
 def _zero(schema: schema_mod.TypeSchema) -> Any:
-    if schema.name == QUANTITY:
+    if schema.format == "quantity":
         return "0"
     if schema.kind is _SCALAR:
         return ""

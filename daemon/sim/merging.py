@@ -49,14 +49,15 @@ def schema_of(rt: ResourceType) -> schema_mod.TypeSchema:
     return found
 
 
-def decode(rt: ResourceType, obj: JSON) -> None:
+def decode(rt: ResourceType, obj: JSON) -> list[str] | None:
     """The Go round trip of a written built-in object, in place (``conversion``).
 
-    Raises ``conversion.ConversionError``; custom resources are stored as sent.
+    Returns the undeclared fields it dropped; None for custom resources, which are stored
+    as sent (``drop_unknown_fields`` prunes them). Raises ``conversion.ConversionError``.
     """
     if rt.custom:
-        return
-    conversion.decode(obj, schema_of(rt), group=rt.group, kind=rt.kind)
+        return None
+    return conversion.decode(obj, schema_of(rt), group=rt.group, kind=rt.kind)
 
 
 def prepare_for_create(rt: ResourceType, obj: JSON) -> JSON:

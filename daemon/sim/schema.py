@@ -59,8 +59,8 @@ class TypeSchema:
     value_fields: frozenset[str] = frozenset()  # struct fields Go always serializes
     default: Any = None  # a CRD schema's ``default`` for this field
     has_default: bool = False
-    format: str = ""  # a scalar's OpenAPI format ("byte": base64 of a Go []byte)
-    required: frozenset[str] = frozenset()  # struct fields the definition requires
+    format: str = ""  # how a scalar decodes: "byte" (base64 of a Go []byte), "quantity"
+    keep_empty: frozenset[str] = frozenset()  # struct fields Go encodes even when empty
 
     def child(self, name: str) -> TypeSchema | None:
         """The schema of member ``name`` of a struct or map; None if it is not declared."""
@@ -113,6 +113,15 @@ _VALUE_FIELDS: dict[str, frozenset[str]] = {
     "io.k8s.api.core.v1.PersistentVolumeClaimSpec": frozenset({"resources"}),
 }
 _ROOT_VALUE_FIELDS = frozenset({"metadata", "spec", "status"})
+QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+
+# Optional fields the Go structs serialize without omitempty (an empty list stays), and
+# managedFields, whose empty list asks the field manager for a reset.
+_KEEP_EMPTY: dict[str, frozenset[str]] = {
+    "io.k8s.api.rbac.v1.Role": frozenset({"rules"}),
+    "io.k8s.api.rbac.v1.ClusterRole": frozenset({"rules"}),
+    "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": frozenset({"managedFields"}),
+}
 
 
 # ---------------------------------------------------------------- built-in definitions
@@ -204,7 +213,8 @@ def _shell_for(body: JSON, name: str) -> TypeSchema:
         if isinstance(body.get("additionalProperties"), dict):
             return TypeSchema(kind=Kind.MAP, name=name)
         return TypeSchema(kind=Kind.UNTYPED, name=name, atomic=True)
-    return TypeSchema(kind=Kind.SCALAR, name=name, format=str(body.get("format") or ""))
+    fmt = "quantity" if name == QUANTITY else str(body.get("format") or "")
+    return TypeSchema(kind=Kind.SCALAR, name=name, format=fmt)
 
 
 def _fill(node: TypeSchema, body: JSON, prop: Any) -> None:
@@ -214,7 +224,10 @@ def _fill(node: TypeSchema, body: JSON, prop: Any) -> None:
         node.fields = {fname: prop(p, node.name, fname) for fname, p in props.items()}
         node.atomic = body.get("x-kubernetes-map-type") == "atomic"
         node.value_fields = _VALUE_FIELDS.get(node.name, frozenset())
-        node.required = frozenset(body.get("required") or ())
+        # Required fields have no omitempty; a few optional ones lack it too.
+        node.keep_empty = frozenset(body.get("required") or ()) | _KEEP_EMPTY.get(
+            node.name, frozenset()
+        )
     elif node.kind is Kind.MAP:
         node.element = prop(body["additionalProperties"], node.name, "*")
         node.atomic = body.get("x-kubernetes-map-type") == "atomic"

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,18 @@ import orjson
 from aiohttp import web
 
 from daemon.sim import api as api_mod
-from daemon.sim import auth, bodies, catalog, faults, listing, merging, params, status, watch
+from daemon.sim import (
+    auth,
+    bodies,
+    catalog,
+    faults,
+    listing,
+    merging,
+    metadata,
+    params,
+    status,
+    watch,
+)
 from daemon.sim.resources import ResourceType
 from daemon.sim.status import FieldError, StatusError
 
@@ -448,7 +458,7 @@ def _names_item(parts: list[str]) -> bool:
 
 
 def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    out = {**_BASE_HEADERS, "Audit-Id": str(uuid.uuid4())}
+    out = {**_BASE_HEADERS, "Audit-Id": metadata.new_uid()}
     if extra:
         out.update(extra)
     return out

@@ -16,7 +16,17 @@ from typing import Any
 
 import orjson
 
-from daemon.sim import applymemo, conversion, listing, merging, metadata, scale, status, strategies
+from daemon.sim import (
+    applymemo,
+    conversion,
+    listing,
+    merging,
+    metadata,
+    scale,
+    status,
+    strategies,
+    typerules,
+)
 from daemon.sim.catalog import Catalog
 from daemon.sim.resources import ResourceType
 from daemon.sim.status import FieldError, StatusError
@@ -224,7 +234,7 @@ class Api:
         obj, warnings = self._unknown_fields(rt, obj, opts, unknown)
         errs = (
             metadata.validate_meta(rt, obj)
-            + strategies.validate(rt, obj)
+            + typerules.validate(rt, obj)
             + merging.validate(rt, obj)
         )
         if errs:
@@ -354,9 +364,9 @@ class Api:
         errs = (
             metadata.validate_meta(rt, new)
             + metadata.validate_meta_update(old, new)
-            + strategies.validate(rt, new)
+            + typerules.validate(rt, new)
             + merging.validate(rt, new)
-            + strategies.validate_update(rt, old, new)
+            + typerules.validate_update(rt, old, new)
         )
         if errs:
             raise self._invalid(rt, name, errs)

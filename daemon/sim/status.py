@@ -72,8 +72,18 @@ _FIELD_TEXT = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class GoSyntax:
+    """A value as Go's ``%#v`` prints it (``v1.LabelSelector{...}``), shown verbatim."""
+
+    text: str
+
+
 def _render_value(value: Any) -> str:
-    # Go renders strings with %q, simple scalars with %v and everything else as JSON.
+    # Go renders strings with %q, simple scalars with %v, structs with %#v (GoSyntax) and
+    # everything else here as JSON.
+    if isinstance(value, GoSyntax):
+        return value.text
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -3,8 +3,8 @@
 What a type's strategy does on create and update beyond the generic path: the status a
 new object starts with (a status subresource clears the client's status), fields reset
 on the main resource vs. ``/status``, Namespace defaults, Service IP and node-port
-allocation, CRD name checks, and the immutable fields GitOps tools meet most often.
-The generic path (``api``) calls these; field defaulting proper is in ``merging``.
+allocation. The generic path (``api``) calls these; field defaulting proper is in
+``merging``, type-specific validation in ``typerules``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 from daemon.sim import metadata
 from daemon.sim.resources import ResourceType
-from daemon.sim.status import FieldError
 
 JSON = dict[str, Any]
 
@@ -50,8 +49,6 @@ _INITIAL_STATUS: dict[str, JSON] = {
         "acceptedNames": {"plural": "", "kind": ""},
     },
 }
-
-_IMMUTABLE = "field is immutable"
 
 
 @dataclass(kw_only=True)
@@ -163,55 +160,3 @@ def _keep(old: JSON, new: JSON, key: str) -> None:
         new[key] = metadata.clone(old[key])
     else:
         new.pop(key, None)
-
-
-def validate(rt: ResourceType, obj: JSON) -> list[FieldError]:
-    """Type-specific checks the generic metadata validation does not cover."""
-    spec = obj.get("spec") or {}
-    errs: list[FieldError] = []
-    if rt.rid == "customresourcedefinitions.apiextensions.k8s.io":
-        names = spec.get("names") or {}
-        want = f"{names.get('plural', '')}.{spec.get('group', '')}"
-        if obj["metadata"].get("name") != want:
-            errs.append(
-                FieldError(
-                    type="FieldValueInvalid",
-                    field="metadata.name",
-                    value=obj["metadata"].get("name", ""),
-                    has_value=True,
-                    detail='must be spec.names.plural+"."+spec.group',
-                )
-            )
-    return errs
-
-
-def validate_update(rt: ResourceType, old: JSON, new: JSON) -> list[FieldError]:
-    """Immutable fields: workload selectors, Job template, Service clusterIP, immutable data."""
-    errs: list[FieldError] = []
-    old_spec, spec = old.get("spec") or {}, new.get("spec") or {}
-    if rt.group == "apps" and old_spec.get("selector") != spec.get("selector"):
-        errs.append(_immutable("spec.selector", spec.get("selector")))
-    if rt.rid == "jobs.batch":
-        if old_spec.get("selector") != spec.get("selector"):
-            errs.append(_immutable("spec.selector", spec.get("selector")))
-        if old_spec.get("template") != spec.get("template"):
-            errs.append(_immutable("spec.template", spec.get("template")))
-    if rt.rid == "services" and old_spec.get("clusterIP") != spec.get("clusterIP"):
-        errs.append(_immutable("spec.clusterIPs[0]", spec.get("clusterIP")))
-    if rt.rid in ("configmaps", "secrets") and old.get("immutable"):
-        errs.extend(
-            FieldError(
-                type="FieldValueForbidden",
-                field=key,
-                detail="field is immutable when `immutable` is set",
-            )
-            for key in ("data", "binaryData", "stringData")
-            if old.get(key) != new.get(key)
-        )
-    return errs
-
-
-def _immutable(path: str, value: Any) -> FieldError:
-    return FieldError(
-        type="FieldValueInvalid", field=path, value=value, has_value=True, detail=_IMMUTABLE
-    )

@@ -514,6 +514,45 @@ async def test_custom_resource_rules(raw: Raw, sim: Emulator) -> None:
     )
 
 
+async def test_deleting_crd_reports_terminating_until_instances_go(raw: Raw, sim: Emulator) -> None:
+    """A deleting CRD shows Terminating/InstanceDeletionInProgress while a CR holds on, then goes."""
+    await establish(raw, sim)
+    crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
+    path = "/apis/example.com/v1/namespaces/default/widgets"
+    await raw(
+        "POST",
+        path,
+        body={
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w", "finalizers": ["example.com/hold"]},
+        },
+    )
+    mark = sim.resource_version
+    await raw("DELETE", crd_path)
+    await sim.idle()
+    held = (await raw("GET", crd_path)).json()
+    terminating = [c for c in held["status"]["conditions"] if c["type"] == "Terminating"]
+    assert [(c["status"], c["reason"], c["message"]) for c in terminating] == [
+        ("True", "InstanceDeletionInProgress", "CustomResource deletion is in progress")
+    ]
+    await raw("PATCH", f"{path}/w", body={"metadata": {"finalizers": None}}, content_type=MERGE)
+    assert await gone(raw, crd_path, sim)
+    events = await read_lines(
+        raw,
+        f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions?watch=1&resourceVersion={mark}",
+        3,
+    )
+    final = [c for c in events[-1]["object"]["status"]["conditions"] if c["type"] == "Terminating"]
+    assert (
+        [e["type"] for e in events],
+        [(c["status"], c["reason"], c["message"]) for c in final],
+    ) == (
+        ["MODIFIED", "MODIFIED", "DELETED"],
+        [("False", "InstanceDeletionCompleted", "removed all instances")],
+    )
+
+
 async def test_crd_delete_removes_resources_and_unserves(raw: Raw, sim: Emulator) -> None:
     """Deleting a CRD deletes its CRs, then the CRD, and its URLs become plain 404 again."""
     await establish(raw, sim)

@@ -302,11 +302,22 @@ class CRDController:
         return None
 
     def _clean_up(self, rt: ResourceType, crd: JSON) -> float | None:
+        """The apiextensions finalizer: Terminating, delete every instance, then let go.
+
+        As the real one: the condition turns True/InstanceDeletionInProgress first, and
+        one last ``/status`` write sets False/InstanceDeletionCompleted and drops the
+        cleanup finalizer, which deletes the CRD.
+        """
         api = self.mgr.api
+        if CRD_FINALIZER not in (crd["metadata"].get("finalizers") or []):
+            return None
         spec = crd.get("spec") or {}
         plural, group = (spec.get("names") or {}).get("plural", ""), spec.get("group", "")
         rid = f"{plural}.{group}"
         self.deleting[rid] = crd["metadata"]["name"]
+        if not _has_condition(crd, "Terminating", "True"):
+            progress = _terminating("True", "InstanceDeletionInProgress", api.now())
+            crd = self._write_status(rt, crd, progress, drop_finalizer=False)
         cr_rt = api.catalog.by_rid(rid)
         items = list(api.store.items(rid).values())
         if items and cr_rt is not None:
@@ -316,16 +327,50 @@ class CRDController:
             if api.store.items(rid):
                 return None  # re-synced as each custom resource goes
         self.deleting.pop(rid, None)
-        if CRD_FINALIZER in (crd["metadata"].get("finalizers") or []):
-            _remove_finalizer(self.mgr, rt, crd, CRD_FINALIZER)
+        done = _terminating("False", "InstanceDeletionCompleted", api.now())
+        self._write_status(rt, crd, done, drop_finalizer=True)
         return None
+
+    def _write_status(
+        self, rt: ResourceType, crd: JSON, condition: JSON, *, drop_finalizer: bool
+    ) -> JSON:
+        new = copy_obj(crd)
+        status = new.setdefault("status", {})
+        others = [c for c in status.get("conditions") or [] if c.get("type") != "Terminating"]
+        status["conditions"] = [*others, condition]
+        if drop_finalizer:
+            fins = [f for f in new["metadata"].get("finalizers") or [] if f != CRD_FINALIZER]
+            new["metadata"]["finalizers"] = fins
+        name = crd["metadata"]["name"]
+        reply = self.mgr.api.update(
+            rt, "", name, body=new, opts=self.mgr.options(), subresource="status"
+        )
+        return reply.body
 
 
 def _established(crd: JSON) -> bool:
+    return _has_condition(crd, "Established", "True")
+
+
+def _has_condition(crd: JSON, type_: str, status: str) -> bool:
     return any(
-        c.get("type") == "Established" and c.get("status") == "True"
+        c.get("type") == type_ and c.get("status") == status
         for c in (crd.get("status") or {}).get("conditions") or []
     )
+
+
+def _terminating(status: str, reason: str, now: str) -> JSON:
+    messages = {
+        "InstanceDeletionInProgress": "CustomResource deletion is in progress",
+        "InstanceDeletionCompleted": "removed all instances",
+    }
+    return {
+        "type": "Terminating",
+        "status": status,
+        "lastTransitionTime": now,
+        "reason": reason,
+        "message": messages[reason],
+    }
 
 
 def _established_status(crd: JSON, now: str) -> JSON:

@@ -231,25 +231,26 @@ class Reconciler:
     async def start(self) -> None:
         """Record changed policies and close syncs a crash left open."""
         state = self._keeper.state
+        appends = []
         for name, rt in self._apps.items():
             app = state.apps.get(name)
             policy = policy_of(rt.config).to_json()
             digest = codec.digest(policy)
+            events: list[ev.EventBase] = []
             if app is None or app.policy_digest != digest:
-                await self._append(name, [ev.AppConfigured(app=name, digest=digest, policy=policy)])
+                events.append(ev.AppConfigured(app=name, digest=digest, policy=policy))
             if app is not None and app.sync is not None:
-                await self._append(
-                    name,
-                    [
-                        ev.SyncFinished(
-                            app=name,
-                            sync_id=app.sync.sync_id,
-                            revision=app.sync.revision,
-                            result=ev.SyncResult.ABORTED,
-                            message="interrupted (gitopsd stopped during the sync); re-planned",
-                        )
-                    ],
+                events.append(
+                    ev.SyncFinished(
+                        app=name,
+                        sync_id=app.sync.sync_id,
+                        revision=app.sync.revision,
+                        result=ev.SyncResult.ABORTED,
+                        message="interrupted (gitopsd stopped during the sync); re-planned",
+                    )
                 )
+            if events:
+                appends.append(self._append(name, events))
             if app is not None and app.failed_syncs:
                 rt.retry_at = self._clock() + backoff.delay(
                     app.failed_syncs,
@@ -259,6 +260,8 @@ class Reconciler:
             rt.resync_at = self._clock() + rt.config.sync.resync
             for key in app.inventory if app is not None else ():
                 self._app_of_key[key] = name
+        # Concurrently: the writer commits them in a few transactions, not one per app.
+        await asyncio.gather(*appends)
         await self._keeper.wait_for(await self._store.last_position())
 
     async def cycle(self) -> None:
@@ -489,7 +492,8 @@ class Reconciler:
         bodies = await self._real_bodies(rt, app_plan)
         cluster = rt.config.destination.cluster
         objects = self._keeper.state.clusters.get(cluster)
-        uids = {k: o.uid for k, o in (objects.objects.items() if objects else ())}
+        live = objects.objects if objects is not None else {}
+        uids = {s.key: live[s.key].uid for s in app_plan.plan.steps if s.key in live}
 
         applied: dict[str, str] = {}
 

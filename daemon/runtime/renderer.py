@@ -36,6 +36,10 @@ from daemon.shell import eventstore, gitsource, render
 log = logs.get("renderer")
 
 DEFAULT_CONCURRENCY = 2
+TREE_CACHE_LIMIT = 4 << 20
+"""Largest tree libgit2 keeps in its object cache. Its default (4 KiB) leaves out a
+monorepo's directory of 1,000 apps (~40 KiB), which every path lookup of every render
+then reads and parses again: four fifths of a render's time."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -111,6 +115,7 @@ class Renderer:
         instance: str | None = None,
     ) -> None:
         """Render ``config.apps``, resuming from the folded ``state``."""
+        pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, TREE_CACHE_LIMIT)
         self._state_dir = config.state_path()
         self._apps: dict[str, list[settings.AppConfig]] = {}
         for app in config.apps:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -109,6 +110,13 @@ _METADATA_IGNORED = frozenset(
 def compare(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[Difference]:
     """Differences between what gitopsd applies and the live object (empty: in sync)."""
     want = normalize(desired)
+    if _in_sync(want, live):
+        return []
+    return _differences(want, live)
+
+
+def _differences(want: Mapping[str, Any], live: Mapping[str, Any]) -> list[Difference]:
+    """Every difference, described (the full walks)."""
     out: list[Difference] = []
     for key, value in want.items():
         if key in ("status", "apiVersion", "kind"):
@@ -219,22 +227,35 @@ def _list(want: list[Any], have: Any, path: str, field: str, out: list[Differenc
 
 
 def _merge_keys(field: str, items: list[Any]) -> tuple[str, ...] | None:
-    if not items or not all(isinstance(i, dict) for i in items):
+    # Plain loops, no generators: this runs for every list of every object compared.
+    if not items:
         return None
+    for item in items:
+        if not isinstance(item, dict):
+            return None
     if field == "ports":
         for key in _PORT_KEYS:
-            if all(key in i for i in items):
+            for item in items:
+                if key not in item:
+                    break
+            else:
                 return (key, "protocol")
         return None
     keys = MERGE_KEYS.get(field)
-    if keys is None or not all(all(k in i for k in keys) for i in items):
+    if keys is None:
         return None
+    for item in items:
+        for key in keys:
+            if key not in item:
+                return None
     return keys
 
 
 def _item_key(item: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[Any, ...]:
     # A port's protocol defaults to TCP on the server (KUBE_API.md §4.3).
-    return tuple(item.get(k, "TCP" if k == "protocol" else None) for k in keys)
+    if len(keys) == 1:
+        return (item.get(keys[0], "TCP" if keys[0] == "protocol" else None),)
+    return tuple([item.get(k, "TCP" if k == "protocol" else None) for k in keys])
 
 
 def _render_key(keys: tuple[str, ...], ident: tuple[Any, ...]) -> str:
@@ -326,6 +347,178 @@ def _removed_item(
     if children:
         live_next = live_item if live_item is not None else MISSING
         _removed(children, wanted, live_next, f"{path}[{label}]", out)
+
+
+# -- the fast path: the same walks, answering only "is anything different?" ---------------
+#
+# Most objects are in sync on most looks. These mirror ``_value``/``_list``/``_removed``
+# exactly, without building paths, labels or Differences, and stop at the first
+# difference; ``compare`` then runs the full walks to describe every difference.
+# (tests/core/test_diff_fastpath.py checks that both always agree.)
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+def _in_sync(want: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    """True exactly when the full walks of ``compare`` would find no difference."""
+    for key, value in want.items():
+        if key in ("status", "apiVersion", "kind"):
+            continue
+        if key == "metadata":
+            have = live.get("metadata") or {}
+            for name, item in value.items():
+                sub = have.get(name, MISSING)
+                if item.__class__ is sub.__class__ and item.__class__ in _LEAVES and item == sub:
+                    continue
+                if name not in _METADATA_IGNORED and not _covers(item, sub, name, "metadata"):
+                    return False
+            continue
+        if not _covers(value, live.get(key, MISSING), key, ""):
+            return False
+    owned = owned_fields(live)
+    return not owned or _keeps(owned, want, live)
+
+
+def _covers(want: Any, have: Any, field: str, parent: str) -> bool:
+    """``_value`` would report nothing."""
+    if want is None:
+        return have is MISSING or have is None
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return not want and have is MISSING
+        return _dict_covers(want, have, field)
+    if isinstance(want, list):
+        return _list_covers(want, have, field)
+    if want == have and type(want) is not bool and type(have) is not bool:
+        return True
+    if type(want) is bool or type(have) is bool:
+        return want is have
+    return parent in _QUANTITY_PARENTS and _same_quantity(want, have)
+
+
+def _dict_covers(want: Mapping[str, Any], have: Mapping[str, Any], field: str) -> bool:
+    """``_value`` would report nothing on the fields of dict ``want`` (``have`` a dict)."""
+    for key, value in want.items():
+        sub = have.get(key, MISSING)
+        cls = value.__class__
+        if cls is sub.__class__:  # the common cases, dispatched without a call
+            if cls is dict:
+                if _dict_covers(value, sub, key):
+                    continue
+                return False
+            if cls is list:
+                if _list_covers(value, sub, key):
+                    continue
+                return False
+            if cls in _LEAVES and value == sub:
+                continue
+        if not _covers(value, sub, key, field):
+            return False
+    return True
+
+
+def _list_covers(want: list[Any], have: Any, field: str) -> bool:
+    """``_list`` would report nothing."""
+    if not isinstance(have, list):
+        return not want and (have is MISSING or have is None)
+    keys = _merge_keys(field, want) if field in _KEYED_FIELDS else None
+    if keys is None:
+        if len(want) != len(have):
+            return False
+        for w, h in zip(want, have, strict=True):
+            cls = w.__class__
+            if cls is h.__class__:
+                if cls is dict:
+                    if _dict_covers(w, h, field):
+                        continue
+                    return False
+                if cls in _LEAVES and w == h:
+                    continue
+            if not _covers(w, h, field, field):
+                return False
+        return True
+    index = {_item_key(item, keys): item for item in have if isinstance(item, dict)}
+    for item in want:
+        live_item = index.get(_item_key(item, keys), MISSING)
+        if live_item.__class__ is dict:
+            if not _dict_covers(item, live_item, field):
+                return False
+        elif not _covers(item, live_item, field, field):
+            return False
+    return True
+
+
+_KEYED_FIELDS = frozenset({*MERGE_KEYS, "ports"})
+"""Fields whose lists ``_merge_keys`` may match by key (any other: item by item)."""
+
+
+def _keeps(owned: Mapping[str, Any], want: Any, have: Any) -> bool:
+    """``_removed`` would report nothing."""
+    fields = want if isinstance(want, dict) else None
+    live = have if isinstance(have, dict) else None
+    for element, children in owned.items():
+        prefix = element[:2]
+        if prefix == "f:":
+            name = element[2:]
+            if fields is None or name not in fields:
+                if live is not None and name in live:
+                    return False
+                continue
+            if children:
+                live_next = live.get(name, MISSING) if live is not None else MISSING
+                # Equal values have the same fields: none was removed under them.
+                sub = fields[name]
+                if sub != live_next and not _keeps(children, sub, live_next):
+                    return False
+        elif prefix == "k:":
+            if not _keeps_item(element, children, want, have):
+                return False
+        elif prefix == "v:":
+            value = orjson.loads(element[2:])
+            if (
+                isinstance(want, list)
+                and isinstance(have, list)
+                and value not in want
+                and value in have
+            ):
+                return False
+    return True
+
+
+def _keeps_item(element: str, children: Any, want: Any, have: Any) -> bool:
+    """``_removed_item`` would report nothing."""
+    ident = _ident(element)
+    if ident is None:
+        return True
+    wanted = _first_match(want, ident) if isinstance(want, list) else None
+    live_item = _first_match(have, ident) if isinstance(have, list) else None
+    if wanted is None:
+        return live_item is None
+    if children and wanted != live_item:
+        return _keeps(children, wanted, live_item if live_item is not None else MISSING)
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _ident(element: str) -> tuple[tuple[str, Any], ...] | None:
+    """The merge-key fields of a ``k:{...}`` element (the same few recur in every object)."""
+    try:
+        ident = orjson.loads(element[2:])
+    except orjson.JSONDecodeError:
+        return None
+    return tuple(ident.items()) if isinstance(ident, dict) else None
+
+
+def _first_match(items: list[Any], ident: tuple[tuple[str, Any], ...]) -> Any:
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        for k, v in ident:
+            if item.get(k, "TCP" if k == "protocol" else None) != v:
+                break
+        else:
+            return item
+    return None
 
 
 def _short(value: Any) -> str:

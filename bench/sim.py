@@ -10,7 +10,12 @@ revision, and count every ADDED event. Figures:
 * applies/s: objects / wall time from the first apply sent to the last answer;
 * watch events/s: events delivered to all watchers / wall time from the first apply
   sent to the last event received (the physical limit is watchers x applies/s);
-* watch latency: per event, time received minus the time its apply was sent (p50/p99).
+* watch latency: per event, time received minus the time its apply was sent (p50/p99);
+* emulator CPU per apply: CPU time the emulator process used over the same window
+  (``/proc``; Linux only), divided by the objects. Wall-clock rates swing with whatever
+  else runs on the machine, this figure much less: compare it across changes.
+
+``--rounds N`` runs N fresh emulators and reports the median of each figure.
 
 Targets (issue 3): >= 2,000 applies/s and >= 20,000 watch events/s on this machine.
 """
@@ -27,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -117,9 +123,19 @@ async def applier(
                 ok += 1
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of process ``pid`` (None where /proc is missing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(objects: int, watchers: int, concurrency: int) -> dict[str, float]:
     """One measured run against a fresh emulator."""
     proc, url = await start_emulator()
+    cpu_start = cpu_end = None
     try:
         headers = {"Authorization": f"Bearer {TOKEN}"}
         conn = aiohttp.TCPConnector(limit=concurrency + watchers + 4)
@@ -147,6 +163,7 @@ async def run(objects: int, watchers: int, concurrency: int) -> dict[str, float]
             names: asyncio.Queue[str] = asyncio.Queue()
             for i in range(objects):
                 names.put_nowait(f"cm-{i:05d}")
+            cpu_start = cpu_seconds(proc.pid)
             start = time.perf_counter()
             created = sum(
                 await asyncio.gather(
@@ -156,6 +173,7 @@ async def run(objects: int, watchers: int, concurrency: int) -> dict[str, float]
             applied = time.perf_counter()
             delivered = sum(await asyncio.wait_for(asyncio.gather(*watch_tasks), 120))
             finished = max(done, default=applied)
+            cpu_end = cpu_seconds(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
@@ -164,6 +182,7 @@ async def run(objects: int, watchers: int, concurrency: int) -> dict[str, float]
             f"created {created}/{objects}, delivered {delivered}/{objects * watchers}"
         )
     ordered = sorted(latencies) or [0.0]
+    cpu = -1.0 if cpu_start is None or cpu_end is None else (cpu_end - cpu_start) / objects
     return {
         "objects": objects,
         "watchers": watchers,
@@ -172,7 +191,20 @@ async def run(objects: int, watchers: int, concurrency: int) -> dict[str, float]
         "watch_events_per_s": delivered / (finished - start),
         "watch_latency_p50_ms": statistics.median(ordered) * 1000,
         "watch_latency_p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000,
+        "emulator_cpu_us_per_apply": cpu * 1e6 if cpu >= 0 else -1.0,
     }
+
+
+async def run_rounds(rounds: int, objects: int, watchers: int, concurrency: int) -> dict[str, Any]:
+    """``rounds`` runs, each against a fresh emulator; the median of every figure."""
+    results = [await run(objects, watchers, concurrency) for _ in range(rounds)]
+    figures: dict[str, Any] = {
+        key: statistics.median(r[key] for r in results) for key in results[0]
+    }
+    figures["rounds"] = rounds
+    if rounds > 1:
+        figures["per_round"] = results
+    return figures
 
 
 def main(argv: list[str]) -> int:
@@ -184,19 +216,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--objects", type=int, default=1000)
     parser.add_argument("--watchers", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=1, help="fresh runs; medians reported")
     args = parser.parse_args(argv)
     os.environ.setdefault("PYTHONHASHSEED", "0")
     # The client runs on uvloop too, so that its own cost disturbs the figures less.
-    figures = uvloop.run(run(args.objects, args.watchers, args.concurrency))
+    figures = uvloop.run(run_rounds(args.rounds, args.objects, args.watchers, args.concurrency))
     figures["cpus"] = os.cpu_count() or 0
     rows = [
         ("applies/s", figures["applies_per_s"], f">= {APPLY_TARGET:,.0f}"),
         ("watch events/s", figures["watch_events_per_s"], f">= {EVENTS_TARGET:,.0f}"),
         ("watch latency p50 (ms)", figures["watch_latency_p50_ms"], ""),
         ("watch latency p99 (ms)", figures["watch_latency_p99_ms"], ""),
+        ("emulator CPU/apply (us)", figures["emulator_cpu_us_per_apply"], ""),
     ]
     print(
-        f"emulator: {args.objects} server-side applies, {args.watchers} watchers, {args.concurrency} in flight"
+        f"emulator: {args.objects} server-side applies, {args.watchers} watchers, "
+        f"{args.concurrency} in flight, median of {args.rounds} run(s)"
     )
     print(f"{'figure':<26}{'measured':>14}  target")
     for label, value, target in rows:

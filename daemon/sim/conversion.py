@@ -16,14 +16,15 @@ every write path (create, update, patch, apply, dry-run, status writes):
 * a Secret's ``stringData`` is merged into ``data`` as base64 (a key in both takes the
   ``stringData`` value) and is never stored or returned (``Convert_v1_Secret_To_core_Secret``
   in ``pkg/apis/core/v1/conversion.go``);
+* ``false``, ``0`` and ``""`` vanish from value-typed ``omitempty`` fields (``omitzero``
+  lists them: ``paused``, ``readOnly``, ``initialDelaySeconds``...); pointer fields such
+  as ``replicas`` keep their zero;
 * fields the type does not declare are dropped (their paths are returned, for the
   ``fieldValidation`` warning or Strict rejection), in the same walk.
 
-Zero-valued booleans, numbers and strings are left alone: whether Go drops them depends
-on pointer-ness, which the OpenAPI schema does not record. Custom resources are stored as
-sent (unstructured), so none of this applies to them. ``decode`` works in place on a
-private copy; mapping a ``ConversionError`` to the status code of each verb is ``api``'s
-business.
+Custom resources are stored as sent (unstructured), so none of this applies to them.
+``decode`` works in place on a private copy; mapping a ``ConversionError`` to the status
+code of each verb is ``api``'s business.
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def _struct(obj: JSON, schema: schema_mod.TypeSchema, path: str, unknown: list[s
             elif not (key in keep and (kind is _LIST or kind is _MAP)):
                 del obj[key]
         elif kind is _SCALAR:
-            if sub.format:
+            if key in schema.omit_zero and _is_zero(value):
+                del obj[key]
+            elif sub.format:
                 obj[key] = _scalar(value, sub)
         elif kind is _STRUCT:
             if isinstance(value, dict):
@@ -156,6 +159,13 @@ def _scalar(value: Any, schema: schema_mod.TypeSchema) -> Any:
     if schema.format == "byte" and isinstance(value, str):
         return base64.b64encode(decode_base64(value)).decode()
     return value
+
+
+def _is_zero(value: Any) -> bool:
+    """Go's zero value of a bool, number or string (``False == 0`` aside)."""
+    if value is False or value == "":
+        return True
+    return type(value) in (int, float) and value == 0
 
 
 def _zero(schema: schema_mod.TypeSchema) -> Any:

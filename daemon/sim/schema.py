@@ -25,6 +25,8 @@ from typing import Any
 import kubernetes_validate
 import orjson
 
+from daemon.sim import omitzero
+
 JSON = dict[str, Any]
 
 _SCHEMA_VERSION = "1.35.0"  # the version /version reports (KUBE_API.md §1.1)
@@ -61,6 +63,7 @@ class TypeSchema:
     has_default: bool = False
     format: str = ""  # how a scalar decodes: "byte" (base64 of a Go []byte), "quantity"
     keep_empty: frozenset[str] = frozenset()  # struct fields Go encodes even when empty
+    omit_zero: frozenset[str] = frozenset()  # scalar fields Go drops when false/0/""
 
     def child(self, name: str) -> TypeSchema | None:
         """The schema of member ``name`` of a struct or map; None if it is not declared."""
@@ -228,6 +231,7 @@ def _fill(node: TypeSchema, body: JSON, prop: Any) -> None:
         node.keep_empty = frozenset(body.get("required") or ()) | _KEEP_EMPTY.get(
             node.name, frozenset()
         )
+        node.omit_zero = omitzero.OMIT_ZERO.get(node.name, frozenset())
     elif node.kind is Kind.MAP:
         node.element = prop(body["additionalProperties"], node.name, "*")
         node.atomic = body.get("x-kubernetes-map-type") == "atomic"

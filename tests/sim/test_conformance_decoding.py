@@ -291,3 +291,44 @@ async def test_strict_field_validation_still_sees_raw_body(core: client.CoreV1Ap
         400,
         f'ResourceQuota in version "v1" cannot be handled as a ResourceQuota: {FORMAT_WRONG}',
     )
+
+
+async def test_zero_values_of_value_fields_vanish_pointer_zeros_stay(
+    raw: Raw, sim: Emulator
+) -> None:
+    """paused: false, readOnly: false, initialDelaySeconds: 0 vanish; replicas: 0 stays."""
+    sim.knobs.paused.add("deployment")
+    body = deployment(
+        {},
+        stdin=False,
+        volumeMounts=[{"name": "scratch", "mountPath": "/tmp", "readOnly": False}],
+        readinessProbe={"tcpSocket": {"port": 80}, "initialDelaySeconds": 0},
+    )
+    body["spec"] |= {"replicas": 0, "paused": False, "minReadySeconds": 0}
+    body["spec"]["template"]["spec"]["automountServiceAccountToken"] = False
+    code, made = await apply(raw, "/apis/apps/v1/namespaces/default/deployments/web", body)
+    spec = made["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    assert (code, spec["replicas"], "paused" in spec, "minReadySeconds" in spec) == (
+        201,
+        0,
+        False,
+        False,
+    )
+    assert (
+        "stdin" in container,
+        container["volumeMounts"],
+        container["readinessProbe"],
+        spec["template"]["spec"]["automountServiceAccountToken"],
+    ) == (
+        False,
+        [{"mountPath": "/tmp", "name": "scratch"}],
+        {
+            "failureThreshold": 3,
+            "periodSeconds": 10,
+            "successThreshold": 1,
+            "tcpSocket": {"port": 80},
+            "timeoutSeconds": 1,
+        },
+        False,
+    )

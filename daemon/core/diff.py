@@ -368,12 +368,20 @@ def _in_sync(want: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
             have = live.get("metadata") or {}
             for name, item in value.items():
                 sub = have.get(name, MISSING)
-                if item.__class__ is sub.__class__ and item.__class__ in _LEAVES and item == sub:
+                cls = item.__class__
+                if cls is sub.__class__ and (
+                    (cls in _LEAVES and item == sub)
+                    or (cls is dict and _dict_covers(item, sub, name))
+                ):
                     continue
                 if name not in _METADATA_IGNORED and not _covers(item, sub, name, "metadata"):
                     return False
             continue
-        if not _covers(value, live.get(key, MISSING), key, ""):
+        have = live.get(key, MISSING)
+        if value.__class__ is dict and have.__class__ is dict:
+            if not _dict_covers(value, have, key):
+                return False
+        elif not _covers(value, have, key, ""):
             return False
     owned = owned_fields(live)
     return not owned or _keeps(owned, want, live)

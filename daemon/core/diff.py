@@ -196,6 +196,8 @@ def _value(
     if isinstance(want, list):
         _list(want, have, path, field, out)
         return
+    if have is MISSING and _is_zero(want):
+        return
     if want == have and type(want) is not bool and type(have) is not bool:
         return
     if type(want) is bool or type(have) is bool:
@@ -387,6 +389,16 @@ def _in_sync(want: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
     return not owned or _keeps(owned, want, live)
 
 
+def _is_zero(value: Any) -> bool:
+    """false, 0 or "": what the API server leaves out of a value field (Go's omitempty).
+
+    Applying ``paused: false`` to an object whose ``paused`` is absent changes nothing;
+    a pointer field keeps its zero on the server (``replicas: 0`` stays), so an absent
+    live field with a zero desired value only happens where they mean the same.
+    """
+    return value is False or value == "" or (type(value) in (int, float) and value == 0)
+
+
 def _covers(want: Any, have: Any, field: str, parent: str) -> bool:
     """``_value`` would report nothing."""
     if want is None:
@@ -397,6 +409,8 @@ def _covers(want: Any, have: Any, field: str, parent: str) -> bool:
         return _dict_covers(want, have, field)
     if isinstance(want, list):
         return _list_covers(want, have, field)
+    if have is MISSING and _is_zero(want):
+        return True
     if want == have and type(want) is not bool and type(have) is not bool:
         return True
     if type(want) is bool or type(have) is bool:

@@ -72,3 +72,20 @@ def is_redacted(obj: dict[str, Any]) -> bool:
         ):
             return False
     return True
+
+
+def string_data_as_data(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Secret with its ``stringData`` moved into ``data`` (base64), as the server stores it.
+
+    gitopsd applies Secrets in this form (as Flux does): server-side apply records
+    ownership of the fields *sent*, and a key dropped from an applied ``stringData``
+    would otherwise never be removed from the Secret (kubernetes#108008).
+    """
+    if not is_secret(obj) or not isinstance(obj.get("stringData"), dict):
+        return obj
+    out = {k: v for k, v in obj.items() if k != "stringData"}
+    data = dict(obj.get("data") or {})
+    for name, value in obj["stringData"].items():
+        data[name] = base64.b64encode(str(value).encode()).decode()
+    out["data"] = data
+    return out

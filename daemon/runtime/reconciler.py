@@ -588,7 +588,7 @@ class Reconciler:
         for key in secrets:
             if key not in real.bodies:
                 raise RuntimeError(f"{ids.display_key(key)} is missing from a fresh render")
-            bodies[key] = real.bodies[key]
+            bodies[key] = manifests.string_data_as_data(real.bodies[key])
         return bodies
 
     def _render_plain(self, app: settings.AppConfig, revision: str) -> dict[str, dict[str, Any]]:

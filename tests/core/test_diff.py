@@ -196,3 +196,19 @@ def test_missing_fields_and_nulls() -> None:
     ]
     assert diff.compare({"spec": {"a": None}}, {"spec": {}}) == []
     assert diff.compare({"spec": {"a": {}}}, {"spec": {}}) == []
+
+
+def test_zero_values_match_fields_the_server_omits() -> None:
+    """Desired false, 0 and "" equal an absent live field (omitempty); a non-zero one does not."""
+    desired = {
+        "spec": {
+            "paused": False,
+            "minReadySeconds": 0,
+            "template": {"spec": {"containers": [{"name": "a", "stdin": False, "workingDir": ""}]}},
+        }
+    }
+    live = {"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}
+    assert diff.compare(desired, live) == []
+    assert diff.compare({"spec": {"minReadySeconds": 5}}, live) == [
+        diff.Difference(".spec.minReadySeconds", 5, diff.MISSING)
+    ]

@@ -57,3 +57,22 @@ def test_redaction_is_idempotent_and_leaves_other_kinds_alone() -> None:
 def test_digest_depends_on_the_key() -> None:
     """Another installation's key gives another digest (guesses cannot be checked offline)."""
     assert manifests.value_digest(b"x", key=KEY) != manifests.value_digest(b"x", key=b"j" * 32)
+
+
+def test_string_data_moves_into_data_as_base64() -> None:
+    """A Secret's stringData is merged into data (base64, stringData winning), as the server does."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {"a": "b2xk", "keep": "eA=="},
+        "stringData": {"a": "new", "b": "två"},
+    }
+    assert manifests.string_data_as_data(secret) == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {"a": "bmV3", "keep": "eA==", "b": "dHbDpQ=="},
+    }
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "stringData": {"a": "b"}}
+    assert manifests.string_data_as_data(config) is config

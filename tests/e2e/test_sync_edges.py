@@ -23,7 +23,9 @@ async def test_secrets_are_applied_with_their_values_but_never_logged(
     tmp_path: Path, database_url: str, emulator: Emulator, upstream: Upstream
 ) -> None:
     """The cluster gets the real Secret value; the log and blobs only ever hold digests."""
-    v1 = upstream.commit({"apps/web/s.yaml": manifest(secret("db", password="hunter2-s3cret"))})
+    v1 = upstream.commit(
+        {"apps/web/s.yaml": manifest(secret("db", password="hunter2-s3cret", user="app"))}
+    )
     async with running(
         tmp_path=tmp_path, database_url=database_url, sim=emulator, upstream=upstream
     ) as gitops:
@@ -48,6 +50,12 @@ async def test_secrets_are_applied_with_their_values_but_never_logged(
         await gitops.synced(v2)
         steps = {s.key: s.action for s in (await gitops.last_sync())[0].steps}
         assert steps[f"/Secret/{NAMESPACE}/db"] is StepAction.UNCHANGED
+        # A key removed in Git is removed from the Secret (gitopsd applies it as data).
+        v3 = gitops.commit({"apps/web/s.yaml": manifest(secret("db", password="hunter2-s3cret"))})
+        await gitops.synced(v3)
+        live = await gitops.get(f"/Secret/{NAMESPACE}/db")
+        assert live is not None
+        assert sorted(live["data"]) == ["password"]
 
 
 async def test_immutable_fields_recreate_only_when_allowed(

@@ -19,7 +19,7 @@ from daemon.shell import eventstore
 
 
 def test_run_notifies_ready_then_stopping_on_sigterm(tmp_path: Path, database_url: str) -> None:
-    """Under NOTIFY_SOCKET the daemon sends READY=1 after start-up and STOPPING=1 on SIGTERM."""
+    """Under NOTIFY_SOCKET: READY=1 after start-up, WATCHDOG=1 at half of WatchdogSec, STOPPING=1."""
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
@@ -28,7 +28,11 @@ def test_run_notifies_ready_then_stopping_on_sigterm(tmp_path: Path, database_ur
         f"state_dir: {tmp_path / 'state'}\nhttp: {{listen: '127.0.0.1:0'}}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPSD_")}
-    env |= {"NOTIFY_SOCKET": str(sock_path), "GITOPSD_DATABASE_URL": database_url}
+    env |= {
+        "NOTIFY_SOCKET": str(sock_path),
+        "GITOPSD_DATABASE_URL": database_url,
+        "WATCHDOG_USEC": "400000",  # systemd's WatchdogSec=0.4s: a ping every 0.2 s
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "daemon", "run"],
         cwd=tmp_path,
@@ -40,8 +44,11 @@ def test_run_notifies_ready_then_stopping_on_sigterm(tmp_path: Path, database_ur
         ready = sock.recv(4096).decode()
         assert ready.splitlines()[0] == "READY=1"
         assert ready.splitlines()[1].startswith("STATUS=folded up to position")
+        assert [sock.recv(4096).decode() for _ in range(3)] == ["WATCHDOG=1"] * 3
         proc.send_signal(signal.SIGTERM)
-        assert sock.recv(4096).decode() == "STOPPING=1"
+        while (message := sock.recv(4096).decode()) == "WATCHDOG=1":
+            pass
+        assert message == "STOPPING=1"
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
     finally:

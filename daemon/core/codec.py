@@ -51,6 +51,9 @@ Converter = Callable[[Any], Any]
 _REGISTRY: dict[str, type[Any]] = {}
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 _DECODERS: dict[type[Any], Converter] = {}
+_CURRENT: dict[str, tuple[int, Converter]] = {}
+_ENCODING: dict[type[Any], tuple[str, int]] = {}
+"""type name -> (current version, compiled decoder), filled on first decode."""
 
 
 def event(type_name: str, *, version: int = 1) -> Callable[[type[E]], type[E]]:
@@ -87,20 +90,30 @@ def registered_types() -> dict[str, type[Any]]:
 def encode(evt: object) -> tuple[str, int, bytes]:
     """Type name, schema version and JSON payload of an event."""
     cls = type(evt)
-    type_name: str = getattr(cls, "TYPE", "")
-    if _REGISTRY.get(type_name) is not cls:
-        raise TypeError(f"{cls.__name__} is not a registered event")
+    known = _ENCODING.get(cls)
+    if known is None:
+        type_name: str = getattr(cls, "TYPE", "")
+        if _REGISTRY.get(type_name) is not cls:
+            raise TypeError(f"{cls.__name__} is not a registered event")
+        known = _ENCODING[cls] = (type_name, cast("int", cls.VERSION))
     data = orjson.dumps(evt)
     if len(data) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLargeError(
-            f"event {type_name} payload is {len(data)} bytes, "
+            f"event {known[0]} payload is {len(data)} bytes, "
             f"over the {MAX_PAYLOAD_BYTES}-byte limit"
         )
-    return type_name, cast("int", cls.VERSION), data
+    return known[0], known[1], data
 
 
 def decode(type_name: str, schema_version: int, data: bytes | str | dict[str, Any]) -> Any:
     """Rebuild an event from its stored form, upcasting old versions first."""
+    fast = _CURRENT.get(type_name)
+    if fast is not None and fast[0] == schema_version and not isinstance(data, dict):
+        # The replay path: a payload of today's version, one call into the compiled builder.
+        try:
+            return fast[1](orjson.loads(data))
+        except (orjson.JSONDecodeError, TypeError, ValueError, KeyError, AttributeError):
+            pass  # decoded again below, for an error that says what is wrong
     cls = _REGISTRY.get(type_name)
     if cls is None:
         raise DecodeError(f"unknown event type {type_name!r}")
@@ -114,7 +127,9 @@ def decode(type_name: str, schema_version: int, data: bytes | str | dict[str, An
     if schema_version != cls.VERSION:
         payload = _upcast(type_name, schema_version, cls.VERSION, payload)
     try:
-        return (_DECODERS.get(cls) or _decoder_for(cls))(payload)
+        convert = _DECODERS.get(cls) or _decoder_for(cls)
+        _CURRENT[type_name] = (cls.VERSION, convert)
+        return convert(payload)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise DecodeError(f"{type_name} v{schema_version}: {exc}") from exc
 
@@ -279,9 +294,14 @@ def _compile_builder(
         return lambda v: cls(**(v if fallback is None or type(v) is dict else fallback(v)))
     env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_names": names, "_fb": fallback}
     lines = ["def build(v):"]
+    indent = "    "
     if fallback is not None:
-        lines.append("    if type(v) is not dict or v.keys() != _names: return _fb(v)")
-    lines.append("    o = _new(_cls)")
+        # Exactly the class's fields: as many keys as fields, and every field found
+        # (a missing one raises KeyError, an unknown one would leave one missing).
+        lines.append(f"    if type(v) is not dict or len(v) != {len(fields)}: return _fb(v)")
+        lines.append("    try:")
+        indent = "        "
+    lines.append(f"{indent}o = _new(_cls)")
     for i, f in enumerate(fields):
         env[f"s{i}"] = cls.__dict__[f.name].__set__
         if fallback is not None or (
@@ -297,7 +317,10 @@ def _compile_builder(
         if convs[f.name] is not _identity:
             env[f"c{i}"] = convs[f.name]
             get = f"c{i}({get})"
-        lines.append(f"    s{i}(o, {get})")
+        lines.append(f"{indent}s{i}(o, {get})")
+    if fallback is not None:
+        lines.append("    except KeyError:")
+        lines.append("        return _fb(v)")
     lines.append("    return o")
     exec("\n".join(lines), env)  # noqa: S102 - generated from the dataclass's own fields
     builder: Converter = env["build"]

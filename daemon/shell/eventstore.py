@@ -33,6 +33,7 @@ from daemon.core import events as ev
 
 CHANNEL = "gitopsd_events"
 _COPY_THRESHOLD = 16
+_VERSION_CACHE = 100_000
 _COLUMNS = ("position", "stream", "version", "type", "schema_version", "data", "meta")
 _SELECT = (
     "SELECT position, stream, version, type, schema_version, recorded_at, data, meta FROM events"
@@ -160,6 +161,8 @@ class EventStore:
         """Wrap an asyncpg pool whose connections were set up by ``_setup_connection``."""
         self.pool = pool
         self.url = url
+        self._versions: dict[str, int] = {}
+        self._versions_at = -1
 
     async def close(self) -> None:
         """Close the pool, waiting for in-flight queries."""
@@ -193,15 +196,8 @@ class EventStore:
         encoded = [self._encode(item) for item in batch]
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
-            streams = sorted({item.stream for item in batch})
-            # One index probe per stream (a GROUP BY over ANY() may scan the whole table).
-            rows = await conn.fetch(
-                "SELECT s, (SELECT max(version) FROM events WHERE stream = s) "
-                "FROM unnest($1::text[]) AS s",
-                streams,
-            )
-            versions: dict[str, int] = {r[0]: r[1] for r in rows if r[1] is not None}
             position: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+            versions = await self._stream_versions(conn, {item.stream for item in batch}, position)
             records: list[tuple[Any, ...]] = []
             outcomes: list[Outcome] = []
             for item, payloads in zip(batch, encoded, strict=True):
@@ -213,20 +209,50 @@ class EventStore:
                     outcomes.append(error)
                     continue
                 meta = _meta_json(item.meta)
-                positions: list[int] = []
+                stream = item.stream
+                first = position + 1
                 for type_name, schema_version, data in payloads:
                     position += 1
                     current += 1
                     records.append(
-                        (position, item.stream, current, type_name, schema_version, data, meta)
+                        (position, stream, current, type_name, schema_version, data, meta)
                     )
-                    positions.append(position)
-                versions[item.stream] = current
-                outcomes.append(positions)
+                versions[stream] = current
+                outcomes.append(list(range(first, position + 1)))
             if records:
                 await self._insert(conn, records)
                 await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(position))
+        # Committed: remember the versions as of this position (see _stream_versions).
+        self._versions.update(versions)
+        self._versions_at = position
         return outcomes
+
+    async def _stream_versions(
+        self, conn: Connection, streams: set[str], position: int
+    ) -> dict[str, int]:
+        """Current version of each stream, under the append lock.
+
+        Versions this store wrote itself are remembered with the log position they hold
+        at; while the log still ends at that position nobody else has written (every
+        writer takes the lock), so only streams never seen are read. Another writer's
+        append moves the position, and then everything is read again.
+        """
+        if position != self._versions_at:
+            self._versions.clear()
+        unknown = [s for s in streams if s not in self._versions]
+        if unknown:
+            # One index probe per stream (a GROUP BY over ANY() may scan the whole table).
+            rows = await conn.fetch(
+                "SELECT s, (SELECT max(version) FROM events WHERE stream = s) "
+                "FROM unnest($1::text[]) AS s",
+                unknown,
+            )
+            for stream, version in rows:
+                self._versions[stream] = version or 0
+            if len(self._versions) > _VERSION_CACHE:
+                self._versions = {s: self._versions[s] for s in streams}
+        self._versions_at = position
+        return {s: self._versions[s] for s in streams}
 
     @staticmethod
     def _encode(item: Append) -> list[tuple[str, int, bytes]]:

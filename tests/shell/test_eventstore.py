@@ -249,3 +249,23 @@ async def test_concurrent_projectors_do_not_double_apply(store: eventstore.Event
     )
     assert sum(results) == 300
     assert sorted(calls) == list(range(1, 301))
+
+
+async def test_two_stores_on_one_log_see_each_others_versions(
+    store: eventstore.EventStore, database_url: str
+) -> None:
+    """A store's remembered stream versions never hide another process's appends."""
+    other = await eventstore.connect(database_url, pool_size=2)
+    try:
+        assert await store.append("source/a", 0, [failed(1)]) == [1]
+        assert await other.append("source/a", 1, [failed(2)]) == [2]
+        with pytest.raises(
+            eventstore.ConcurrencyError, match="expected version 1, but it is at version 2"
+        ):
+            await store.append("source/a", 1, [failed(3)])
+        assert await store.append("source/a", 2, [failed(3)]) == [3]
+        assert await other.append("source/b", None, [failed(4, "b")]) == [4]
+        assert await store.append_batch([eventstore.Append("source/a", [failed(5)])]) == [[5]]
+        assert [i.version for i in await store.read_stream("source/a")] == [1, 2, 3, 4]
+    finally:
+        await other.close()

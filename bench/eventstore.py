@@ -19,8 +19,8 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import datetime as dt
+import gc
 import json
 import statistics
 import tempfile
@@ -31,9 +31,8 @@ from typing import Any
 
 import asyncpg
 
-from daemon.core import codec, fold
+from daemon.core import codec
 from daemon.core import events as ev
-from daemon.core import state as core_state
 from daemon.runtime import statekeeper
 from daemon.shell import embeddedpg, eventstore, migrations
 

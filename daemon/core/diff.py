@@ -241,7 +241,7 @@ def _merge_keys(field: str, items: list[Any]) -> tuple[str, ...] | None:
                 if key not in item:
                     break
             else:
-                return (key, "protocol")
+                return _unique((key, "protocol"), items)
         return None
     keys = MERGE_KEYS.get(field)
     if keys is None:
@@ -250,7 +250,17 @@ def _merge_keys(field: str, items: list[Any]) -> tuple[str, ...] | None:
         for key in keys:
             if key not in item:
                 return None
-    return keys
+    return _unique(keys, items)
+
+
+def _unique(keys: tuple[str, ...], items: list[Any]) -> tuple[str, ...] | None:
+    """``keys`` when they tell the items apart; None (compare item by item) when not.
+
+    Two env entries with the same name are invalid for the API but possible in Git;
+    matching by key would pair both with one live item and report a false difference.
+    """
+    seen = {_item_key(item, keys) for item in items}
+    return keys if len(seen) == len(items) else None
 
 
 def _item_key(item: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[Any, ...]:

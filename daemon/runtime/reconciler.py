@@ -501,7 +501,9 @@ class Reconciler:
             for event in events:
                 if isinstance(event, ev.ObjectApplied):
                     applied[event.key] = event.resource_version
-            await self._append(name, list(events), meta=meta)
+            # A step's outcome need not be folded before the next step; the end must.
+            finished = any(isinstance(e, ev.SyncFinished) for e in events)
+            await self._append(name, list(events), meta=meta, folded=finished)
 
         async def wait_healthy(keys: Sequence[str], timeout: float) -> tuple[bool, str]:
             # Health is read from the log: first let the informer record what we applied.
@@ -603,9 +605,14 @@ class Reconciler:
         await self._render_at(rt.config, revision)
 
     async def _append(
-        self, app: str, events: Sequence[object], *, meta: ev.EventMeta | None = None
+        self,
+        app: str,
+        events: Sequence[object],
+        *,
+        meta: ev.EventMeta | None = None,
+        folded: bool = True,
     ) -> None:
-        """Append, then wait until the state includes it: the next look must see it.
+        """Append, then (unless ``folded`` is False) wait until the state includes it.
 
         Without the wait a look starting right after could read the state before its
         own HealthChanged or SyncFinished is folded, and record it (or sync) twice.
@@ -613,7 +620,7 @@ class Reconciler:
         positions = await self._appender.append(
             ids.app_stream(app), events, meta=meta or self._meta
         )
-        if positions:
+        if positions and folded:
             await self._keeper.wait_for(max(positions))
 
 

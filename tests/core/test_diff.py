@@ -212,3 +212,12 @@ def test_zero_values_match_fields_the_server_omits() -> None:
     assert diff.compare({"spec": {"minReadySeconds": 5}}, live) == [
         diff.Difference(".spec.minReadySeconds", 5, diff.MISSING)
     ]
+
+
+def test_repeated_merge_keys_compare_item_by_item() -> None:
+    """Two env entries with one name are compared by position, not paired with one live item."""
+    env = [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]
+    desired = {"spec": {"containers": [{"name": "c", "env": env}]}}
+    live = {"spec": {"containers": [{"name": "c", "env": [dict(e) for e in env]}]}}
+    assert diff.compare(desired, live) == []
+    assert diff.is_in_sync(desired, live)

@@ -35,7 +35,7 @@ import pygit2
 
 from daemon import logs, settings
 from daemon.core import fold
-from daemon.runtime import database, poller
+from daemon.runtime import database, poller, writer
 
 SIG = pygit2.Signature("Bench", "bench@example.org", 1_700_000_000, 0)
 
@@ -179,7 +179,7 @@ async def detect_latency(
 ) -> list[float]:
     """Push commits while the poller runs; seconds from each push to its CommitRecorded."""
     state = await _fold(store)
-    polls = poller.Poller(config, appender=poller.StoreAppender(store), store=store, state=state)  # type: ignore[arg-type]
+    polls = poller.Poller(config, appender=writer.StoreAppender(store), store=store, state=state)  # type: ignore[arg-type]
     recorded: dict[str, asyncio.Future[float]] = {}
 
     def on_head(_source: str, head: str) -> None:
@@ -258,7 +258,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 state_fold = await _fold(store)
                 polls = poller.Poller(
                     config,
-                    appender=poller.StoreAppender(store),
+                    appender=writer.StoreAppender(store),
                     store=store,
                     state=state_fold,
                     concurrency=args.concurrency,

@@ -20,7 +20,7 @@ from daemon import logs, settings
 from daemon.core import events as ev
 from daemon.core import ids, observe
 from daemon.core import state as core_state
-from daemon.runtime.poller import Appender
+from daemon.runtime.writer import Appender
 from daemon.shell import kubeclient, kubeconfig, kubeerrors
 from daemon.shell.kubediscovery import Resource
 

@@ -21,7 +21,7 @@ from daemon import errors, logs, settings
 from daemon.core import events as ev
 from daemon.core import sources, webhooks
 from daemon.core import state as core_state
-from daemon.runtime import poller, renderer, statekeeper
+from daemon.runtime import poller, renderer, statekeeper, writer
 from daemon.shell import digestkey, eventstore, gitsource, httpapi
 
 log = logs.get("git")
@@ -46,7 +46,7 @@ class GitSide:
         self,
         config: settings.Config,
         *,
-        appender: poller.Appender,
+        appender: writer.Appender,
         store: eventstore.EventStore,
         state: core_state.State,
         http: httpapi.Server | None = None,
@@ -95,7 +95,7 @@ async def poll_once(
         raise errors.UsageError(f"no source named {', '.join(unknown)} in {config.path}")
     state = await statekeeper.StateKeeper(store).load()
     key = await asyncio.to_thread(digestkey.load_or_create, digestkey.path_in(config.state_path()))
-    appender = poller.StoreAppender(store)
+    appender = writer.StoreAppender(store)
     polls = poller.Poller(config, appender=appender, store=store, state=state)
     renders = renderer.Renderer(config, appender=appender, store=store, state=state, key=key)
     polls.add_listener(renders.notify)

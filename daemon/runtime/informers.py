@@ -34,7 +34,7 @@ from daemon import settings
 from daemon.core import events as ev
 from daemon.core import state as core_state
 from daemon.runtime import clusterinformer
-from daemon.runtime.poller import Appender
+from daemon.runtime.writer import Appender
 from daemon.shell import digestkey, kubeclient, kubeerrors
 
 OpenClient = Callable[[settings.ClusterConfig], kubeclient.KubeClient]

@@ -87,7 +87,6 @@ class Daemon:
             store=self.store,
             appender=self.writer,
             keeper=self.keeper,
-            clusters=self.informers,
             informers=self.informers,
             render_at=self._render_at,
             instance=self.instance,

@@ -23,8 +23,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import random
-from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable
 
 import pygit2
 
@@ -32,6 +31,7 @@ from daemon import logs, settings
 from daemon.core import events as ev
 from daemon.core import fold, ids, sources
 from daemon.core import state as core_state
+from daemon.runtime import writer
 from daemon.shell import eventstore, gitsource
 
 log = logs.get("poller")
@@ -39,40 +39,6 @@ log = logs.get("poller")
 DEFAULT_CONCURRENCY = 8
 DEFAULT_DEBOUNCE = 0.5
 CONNECT_TIMEOUT = 10.0
-
-
-class Appender(Protocol):
-    """Where the poller's events go (the daemon's writer, or the store itself)."""
-
-    async def append(
-        self,
-        stream: str,
-        events: Sequence[object],
-        *,
-        expected_version: int | None = None,
-        meta: ev.EventMeta | None = None,
-    ) -> list[int]:
-        """Append ``events`` to ``stream`` if it is at ``expected_version``."""
-        ...
-
-
-class StoreAppender:
-    """An ``Appender`` straight onto an event store (for one-shot commands)."""
-
-    def __init__(self, store: eventstore.EventStore) -> None:
-        """Append through ``store``."""
-        self._store = store
-
-    async def append(
-        self,
-        stream: str,
-        events: Sequence[object],
-        *,
-        expected_version: int | None = None,
-        meta: ev.EventMeta | None = None,
-    ) -> list[int]:
-        """Append now, in its own transaction."""
-        return await self._store.append(stream, expected_version, events, meta=meta)
 
 
 @dataclasses.dataclass(slots=True)
@@ -111,7 +77,7 @@ class Poller:
         self,
         config: settings.Config,
         *,
-        appender: Appender,
+        appender: writer.Appender,
         store: eventstore.EventStore,
         state: core_state.State,
         concurrency: int = DEFAULT_CONCURRENCY,

@@ -27,7 +27,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import pygit2
 
@@ -35,7 +35,8 @@ from daemon import logs, settings
 from daemon.core import backoff, codec, health, ids, manifests, plan
 from daemon.core import events as ev
 from daemon.core import state as core_state
-from daemon.runtime import statekeeper
+from daemon.runtime import informers as informers_mod
+from daemon.runtime import statekeeper, writer
 from daemon.shell import eventstore, executor, gitsource, render
 
 log = logs.get("reconciler")
@@ -43,60 +44,6 @@ log = logs.get("reconciler")
 DEFAULT_CONCURRENCY = 16
 HEALTH_TIMEOUT = 300.0
 BLOB_CACHE = 200_000
-
-
-class Appender(Protocol):
-    """Where the reconciler's events go (the daemon's writer)."""
-
-    async def append(
-        self,
-        stream: str,
-        events: Sequence[object],
-        *,
-        expected_version: int | None = None,
-        meta: ev.EventMeta | None = None,
-    ) -> list[int]:
-        """Append ``events`` to ``stream``."""
-        ...
-
-
-class Informers(Protocol):
-    """The part of ``runtime.informers`` the reconciler uses."""
-
-    def ensure(self, cluster: str, kinds: Iterable[tuple[str, str]]) -> None:
-        """Watch these (apiVersion-or-group, kind) pairs on ``cluster`` from now on."""
-        ...
-
-    async def wait_synced(
-        self, cluster: str, kinds: Iterable[tuple[str, str]], timeout: float
-    ) -> bool:
-        """True once every kind has been listed and recorded (False on timeout)."""
-        ...
-
-    async def wait_caught_up(
-        self,
-        cluster: str,
-        api_version: str,
-        kind: str,
-        resource_version: str,
-        *,
-        namespace: str = "",
-        recorded: bool = True,
-    ) -> int:
-        """Wait until the informer has recorded ``resource_version`` or later (and folded it)."""
-        ...
-
-
-class Clusters(Protocol):
-    """Cluster clients by name."""
-
-    def client(self, cluster: str) -> executor.Cluster:
-        """The client of ``cluster``."""
-        ...
-
-    async def namespaced(self, cluster: str, api_version: str, kind: str) -> bool | None:
-        """Scope of a kind from discovery (None when the cluster does not serve it)."""
-        ...
 
 
 def policy_of(app: settings.AppConfig) -> plan.Policy:
@@ -138,10 +85,9 @@ class Reconciler:
         config: settings.Config,
         *,
         store: eventstore.EventStore,
-        appender: Appender,
+        appender: writer.Appender,
         keeper: statekeeper.StateKeeper,
-        clusters: Clusters,
-        informers: Informers,
+        informers: informers_mod.Informers,
         render_at: Callable[[settings.AppConfig, str], Any] | None = None,
         instance: str | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -153,7 +99,6 @@ class Reconciler:
         self._store = store
         self._appender = appender
         self._keeper = keeper
-        self._clusters = clusters
         self._informers = informers
         self._render_at = render_at
         self._clock = clock
@@ -363,7 +308,7 @@ class Reconciler:
             gk = f"{_group(api_version)}/{kind}"
             if gk in out or gk in declared or plan.scope_of(gk, {}) is not None:
                 continue
-            namespaced = await self._clusters.namespaced(cluster, api_version, kind)
+            namespaced = await self._informers.namespaced(cluster, api_version, kind)
             if namespaced is not None:
                 out[gk] = namespaced
         return out
@@ -514,7 +459,7 @@ class Reconciler:
             return await self._wait_healthy(cluster, keys, max(0.0, deadline - self._clock()))
 
         run = executor.Executor(
-            self._clusters.client(cluster), record=record, wait_healthy=wait_healthy
+            self._informers.client(cluster), record=record, wait_healthy=wait_healthy
         )
         finished = await run.run(
             executor.Sync(

@@ -30,7 +30,7 @@ from daemon import logs, settings
 from daemon.core import codec, ids, manifests, sources
 from daemon.core import events as ev
 from daemon.core import state as core_state
-from daemon.runtime.poller import Appender
+from daemon.runtime.writer import Appender
 from daemon.shell import eventstore, gitsource, render
 
 log = logs.get("renderer")

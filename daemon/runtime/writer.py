@@ -13,12 +13,47 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Sequence
+from typing import Protocol
 
 from daemon import logs
 from daemon.core import events as ev
 from daemon.shell import eventstore
 
 log = logs.get("writer")
+
+
+class Appender(Protocol):
+    """Where a loop's events go: the daemon's ``Writer``, or a ``StoreAppender``."""
+
+    async def append(
+        self,
+        stream: str,
+        events: Sequence[object],
+        *,
+        expected_version: int | None = None,
+        meta: ev.EventMeta | None = None,
+    ) -> list[int]:
+        """Append ``events`` to ``stream`` if it is at ``expected_version``."""
+        ...
+
+
+class StoreAppender:
+    """An ``Appender`` straight onto an event store (for one-shot commands)."""
+
+    def __init__(self, store: eventstore.EventStore) -> None:
+        """Append through ``store``."""
+        self._store = store
+
+    async def append(
+        self,
+        stream: str,
+        events: Sequence[object],
+        *,
+        expected_version: int | None = None,
+        meta: ev.EventMeta | None = None,
+    ) -> list[int]:
+        """Append now, in its own transaction."""
+        return await self._store.append(stream, expected_version, events, meta=meta)
 
 
 @dataclasses.dataclass(slots=True)

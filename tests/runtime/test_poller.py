@@ -14,7 +14,7 @@ from daemon import settings
 from daemon.core import events as ev
 from daemon.core import fold
 from daemon.core import state as core_state
-from daemon.runtime import poller
+from daemon.runtime import poller, writer
 from daemon.shell import eventstore
 
 
@@ -44,7 +44,7 @@ async def _poller(
 ) -> poller.Poller:
     return poller.Poller(
         config,
-        appender=poller.StoreAppender(store),
+        appender=writer.StoreAppender(store),
         store=store,
         state=await _state(store),
         **kw,  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from daemon import settings
 from daemon.core import codec, fold, manifests
 from daemon.core import events as ev
 from daemon.core import state as core_state
-from daemon.runtime import poller, renderer
+from daemon.runtime import poller, renderer, writer
 from daemon.shell import eventstore
 
 KEY = b"K" * 32
@@ -68,7 +68,7 @@ class _Stack:
     def __init__(
         self, config: settings.Config, store: eventstore.EventStore, state: core_state.State
     ) -> None:
-        appender = poller.StoreAppender(store)
+        appender = writer.StoreAppender(store)
         self.poller = poller.Poller(config, appender=appender, store=store, state=state)
         self.renderer = renderer.Renderer(
             config, appender=appender, store=store, state=state, key=KEY

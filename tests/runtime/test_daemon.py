@@ -77,9 +77,10 @@ async def test_sigterm_commits_the_append_in_flight(tmp_path: Path, database_url
     event = ev.SourceRecovered(source="infra")
     append = asyncio.create_task(daemon.writer.append("source/infra", [event]))
     # Wait until the writer's transaction is blocked on our lock: truly in flight.
+    # (pg_locks, not pg_stat_activity: the latter is snapshotted once per transaction,
+    # and the blocker polls inside its own.)
     while not await blocker.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-        "AND datname = current_database() AND pid <> pg_backend_pid()"
+        "SELECT count(*) FROM pg_locks WHERE relation = 'events'::regclass AND NOT granted"
     ):
         await asyncio.sleep(0.02)
     os.kill(os.getpid(), signal.SIGTERM)

@@ -382,7 +382,7 @@ def project(want: Any, have: Any) -> Any:
 
 def comparable(desired: dict[str, Any]) -> dict[str, Any]:
     """The desired body without what ``diff.compare`` never compares (server-owned)."""
-    out = diff.normalize(desired)
+    out = dict(diff.normalize(desired))
     out.pop("apiVersion", None)
     out.pop("kind", None)
     return out

@@ -136,21 +136,20 @@ def is_in_sync(desired: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
     return not compare(desired, live)
 
 
-def normalize(desired: Mapping[str, Any]) -> dict[str, Any]:
+def normalize(desired: Mapping[str, Any]) -> Mapping[str, Any]:
     """The desired body as the server will hold it where that changes comparisons.
 
     Secret ``stringData`` is merged into ``data`` (the digests of redacted values are
-    the same in both fields); ``status`` and a null ``creationTimestamp`` are dropped.
+    the same in both fields). ``status`` and ``metadata.creationTimestamp`` need no
+    rewriting: the comparisons skip them. Anything else is returned as is (no copy:
+    this runs for every object of every plan).
     """
-    out = dict(desired)
-    out.pop("status", None)
-    meta = out.get("metadata")
-    if isinstance(meta, dict) and "creationTimestamp" in meta:
-        out["metadata"] = {k: v for k, v in meta.items() if k != "creationTimestamp"}
-    if out.get("kind") == "Secret" and isinstance(out.get("stringData"), dict):
-        data = dict(out.get("data") or {})
-        data.update(out.pop("stringData"))
-        out["data"] = data
+    if desired.get("kind") != "Secret" or not isinstance(desired.get("stringData"), dict):
+        return desired
+    out = {k: v for k, v in desired.items() if k != "stringData"}
+    data = dict(desired.get("data") or {})
+    data.update(desired["stringData"])
+    out["data"] = data
     return out
 
 
@@ -259,6 +258,8 @@ def _unique(keys: tuple[str, ...], items: list[Any]) -> tuple[str, ...] | None:
     Two env entries with the same name are invalid for the API but possible in Git;
     matching by key would pair both with one live item and report a false difference.
     """
+    if len(items) == 1:
+        return keys
     seen = {_item_key(item, keys) for item in items}
     return keys if len(seen) == len(items) else None
 

@@ -24,10 +24,17 @@ def evolve(state: State, recorded: ev.Recorded) -> State:
 
 
 def replay(recorded: Iterable[ev.Recorded], state: State | None = None) -> State:
-    """Fold events onto ``state`` (or onto an empty state)."""
+    """Fold events onto ``state`` (or onto an empty state); the same as ``evolve`` each."""
     current = state if state is not None else State()
-    for item in recorded:
-        evolve(current, item)
+    apply = _apply
+    count = 0
+    last: ev.Recorded | None = None
+    for last in recorded:
+        apply(current, last)
+        count += 1
+    if last is not None:
+        current.position = last.position
+        current.events += count
     return current
 
 

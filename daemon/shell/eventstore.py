@@ -148,7 +148,7 @@ def to_recorded(row: asyncpg.Record) -> ev.Recorded:
     position, stream, version, type_name, schema_version, recorded_at, data, meta = row
     try:
         event = codec.decode(type_name, schema_version, data[1:])
-        meta_value = _meta_from(meta)
+        meta_value = _EMPTY_META if meta == _EMPTY_JSONB else _meta_from(meta)
     except (codec.DecodeError, TypeError) as exc:
         raise CorruptEventError(position, stream, str(exc)) from exc
     return ev.Recorded(position, stream, version, recorded_at, event, meta_value)

@@ -212,9 +212,17 @@ class Hub:
     def _transition(self, req: WatchRequest, change: Change, *, restamp: bool) -> bytes | None:
         flt = req.flt
         if change.type is EventType.DELETED:
-            if not flt.matches(change.obj):
+            if flt.matches(change.obj):
+                body = self._json(req, change.obj) if restamp else change.obj_json()
+                return event_line(EventType.DELETED, body)
+            # An update that empties the finalizers deletes in the same request; what etcd
+            # deletes is the object as last stored, so a watcher whose selector that one
+            # passes still gets DELETED (the cacher's oldObjPasses), with its content.
+            if change.prev is None or not flt.matches(change.prev):
                 return None
-            body = self._json(req, change.obj) if restamp else change.obj_json()
+            body = change.prev_json_at_rv()
+            if restamp:
+                body = self._json(req, orjson.loads(body))
             return event_line(EventType.DELETED, body)
         now_in = flt.matches(change.obj)
         was_in = change.prev is not None and flt.matches(change.prev)

@@ -116,6 +116,32 @@ async def test_selector_transitions(raw: Raw, sim: Emulator) -> None:
     ]
 
 
+async def test_update_that_deletes_reaches_selected_watchers(raw: Raw, sim: Emulator) -> None:
+    """An update that drops the watched label and the last finalizer deletes the object in
+    that request: a label-selected watcher gets DELETED with the object as last stored."""
+    held = cm("held", {"team": "x"})
+    held["metadata"]["finalizers"] = ["example.com/hold"]
+    await raw("POST", CMS, body=held)
+    await raw("DELETE", f"{CMS}/held")
+    mark = sim.resource_version
+    await raw(
+        "PATCH",
+        f"{CMS}/held",
+        body={"metadata": {"labels": None, "finalizers": None}},
+        content_type=MERGE,
+    )
+    (event,) = await read_lines(
+        raw, f"{CMS}?watch=1&labelSelector=team%3Dx&resourceVersion={mark}", 1
+    )
+    meta = event["object"]["metadata"]
+    assert (event["type"], meta["resourceVersion"], meta["labels"], meta["finalizers"]) == (
+        "DELETED",
+        str(mark + 1),
+        {"team": "x"},
+        ["example.com/hold"],
+    )
+
+
 async def test_too_old_rv_is_error_event_in_200_stream(raw: Raw, sim: Emulator) -> None:
     """After compaction a resume gets one ERROR (410 Expired) event inside a 200 stream (§9)."""
     for name in ("a", "b", "c"):

@@ -117,8 +117,7 @@ async def test_selector_transitions(raw: Raw, sim: Emulator) -> None:
 
 
 async def test_update_that_deletes_reaches_selected_watchers(raw: Raw, sim: Emulator) -> None:
-    """An update that drops the watched label and the last finalizer deletes the object in
-    that request: a label-selected watcher gets DELETED with the object as last stored."""
+    """A label-selected watcher gets DELETED when an update drops the label and the finalizer."""
     held = cm("held", {"team": "x"})
     held["metadata"]["finalizers"] = ["example.com/hold"]
     await raw("POST", CMS, body=held)

@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-import psutil
-
-GITOPSD = [sys.executable, "-m", "daemon"]
+import clitools
 
 
 def run(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPSD_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [*GITOPSD, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=full_env,
-        check=False,
-    )
+    return clitools.gitopsd(*args, cwd=cwd, env=env)
 
 
 def postgres_running_in(pgdata: Path) -> bool:
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(proc.info["cmdline"] or []):
-            return True
-    return False
+    return bool(clitools.postgres_processes_in(pgdata))
 
 
 def test_config_check_ok_and_errors(tmp_path: Path) -> None:
@@ -80,7 +64,7 @@ def test_two_processes_starting_at_once_share_one_server(tmp_path: Path) -> None
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPSD_")}
     procs = [
         subprocess.Popen(
-            [*GITOPSD, "migrate"],
+            [*clitools.GITOPSD, "migrate"],
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

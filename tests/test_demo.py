@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import getpass
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-import psutil
-
-GITOPSD = [sys.executable, "-m", "daemon"]
+from clitools import gitopsd, postgres_processes_in
 
 # What each step ends with, once revisions and timings are masked.
 STORY = [
@@ -21,32 +16,6 @@ STORY = [
     "=> v4 <sha> synced but Degraded: its pods never become ready (<t>)",
     "=> rolled back to <sha> and Healthy again (<t>)",
 ]
-
-
-def gitopsd(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPSD_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [*GITOPSD, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=100,
-        env=full_env,
-        check=False,
-    )
-
-
-def postgres_processes_in(directory: Path) -> list[int]:
-    """Pids of postgres processes whose command line names a path under ``directory``."""
-    return [
-        proc.info["pid"]
-        for proc in psutil.process_iter(["pid", "name", "cmdline"])
-        if proc.info["name"] == "postgres"
-        and str(directory) in " ".join(proc.info["cmdline"] or [])
-    ]
 
 
 def masked(line: str) -> str:

@@ -101,6 +101,21 @@ async def test_dropped_watches_and_expired_history_are_survived(
         assert restarts, "a 410 Expired must relist and record WatchRestarted"
 
 
+async def gitopsd_run(config: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`gitopsd --config CONFIG run` as a child process (output discarded)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "daemon",
+        "--config",
+        str(config),
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
 async def test_restart_resumes_and_closes_an_interrupted_sync(
     tmp_path: Path, database_url: str, emulator: Emulator, upstream: Upstream
 ) -> None:
@@ -121,17 +136,7 @@ async def test_restart_resumes_and_closes_an_interrupted_sync(
     env["GITOPSD_DATABASE_URL"] = database_url
     store = await eventstore.connect(database_url, pool_size=2)
     emulator.faults.latency = 0.3  # slow applies: the kill lands in the middle of the sync
-    first = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "daemon",
-        "--config",
-        str(path),
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    first = await gitopsd_run(path, env)
     try:
         async with asyncio.timeout(60):
             while not any(
@@ -146,17 +151,7 @@ async def test_restart_resumes_and_closes_an_interrupted_sync(
     before = [i.event for i in await store.read_stream("app/web")]
     assert not any(isinstance(e, ev.SyncFinished) for e in before), "the kill came too late"
     emulator.faults.latency = 0.0
-    second = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "daemon",
-        "--config",
-        str(path),
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    second = await gitopsd_run(path, env)
     try:
         async with asyncio.timeout(60):
             while True:

@@ -64,6 +64,7 @@ import orjson
 
 from daemon.sim import fieldpath
 from daemon.sim import schema as schema_mod
+from daemon.sim import status as status_mod
 from daemon.sim.fieldpath import Tree
 
 JSON = dict[str, Any]
@@ -148,17 +149,7 @@ class ApplyInvalid(Exception):  # noqa: N818 - named after the Status it becomes
 
     def status(self) -> JSON:
         """The Status body of the answer (``reason`` left out when it is empty)."""
-        body: JSON = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-        }
-        if self.reason:
-            body["reason"] = self.reason
-        body["code"] = self.code
-        return body
+        return status_mod.failure_status(code=self.code, message=self.message, reason=self.reason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from typing import Any
 import orjson
 
 from daemon.sim import schema as schema_mod
+from daemon.sim import status as status_mod
 from daemon.sim.schema import Kind, TypeSchema
 
 JSON = dict[str, Any]
@@ -67,19 +68,9 @@ class PatchError(Exception):
 
     def status(self) -> JSON:
         """The Status body of the error answer."""
-        body: JSON = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-        }
-        if self.reason:
-            body["reason"] = self.reason
-        if self.details is not None:
-            body["details"] = self.details
-        body["code"] = self.code
-        return body
+        return status_mod.failure_status(
+            code=self.code, message=self.message, reason=self.reason, details=self.details
+        )
 
 
 def _bad_request(message: str) -> PatchError:

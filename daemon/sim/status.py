@@ -147,7 +147,7 @@ def failure_status(*, code: int, message: str, reason: str, details: JSON | None
         out["message"] = message
     if reason:
         out["reason"] = reason
-    if details:
+    if details is not None:  # a non-nil *StatusDetails is sent even when empty
         out["details"] = details
     out["code"] = code
     return out

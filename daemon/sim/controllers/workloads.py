@@ -8,6 +8,7 @@ become ready. The Deployment controller is in ``deployment``.
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from daemon.sim.controllers import common
@@ -17,7 +18,7 @@ from daemon.sim.store import Change, EventType
 JSON = dict[str, Any]
 
 
-class StepController:
+class StepController(abc.ABC):
     """Writes a planned sequence of statuses, one per step, for each new generation."""
 
     name = ""
@@ -37,9 +38,9 @@ class StepController:
         del obj
         return True
 
+    @abc.abstractmethod
     def plan(self, obj: JSON) -> list[JSON]:
         """The statuses to write, in order, for the object's current generation."""
-        raise NotImplementedError
 
     def observe(self, change: Change) -> list[tuple[float, str]]:
         """An object whose generation is not observed yet needs a sync."""

@@ -129,6 +129,16 @@ class DestinationConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class KustomizeConfig:
+    """Which Kustomize renders an app: gitopsd's own, or an installed binary."""
+
+    binary: str = "builtin"
+    """``builtin``, ``kustomize``, ``kubectl`` (found on PATH), or an absolute path."""
+    build_options: list[str] = dataclasses.field(default_factory=list)
+    """Extra arguments for the binary (``--enable-helm``, ``--load-restrictor ...``)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RenderConfig:
     """How an app's manifests are produced from its path."""
 
@@ -141,6 +151,7 @@ class RenderConfig:
     timeout: Duration = Duration(60.0)
     libs: list[str] = dataclasses.field(default_factory=list)
     """Jsonnet library directories (repository-relative), searched after the importing file's."""
+    kustomize: KustomizeConfig = dataclasses.field(default_factory=KustomizeConfig)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -619,6 +630,31 @@ def _check_references(config: Config, ctx: _Context, root: yaml.Node) -> None:
             )
 
 
+def _check_kustomize(render: RenderConfig, ctx: _Context, root: yaml.Node, i: int) -> None:
+    """``render.kustomize``: a known binary or an absolute path; options need a binary."""
+    where = f"apps[{i}].render.kustomize"
+    binary, options = render.kustomize.binary, render.kustomize.build_options
+    if binary not in ("builtin", "kustomize", "kubectl") and not binary.startswith("/"):
+        ctx.problem(
+            _child(root, "apps", i, "render", "kustomize", "binary"),
+            f"{where}.binary",
+            f"{_shown(binary)} must be builtin, kustomize, kubectl or an absolute path",
+        )
+    if options and binary == "builtin":
+        ctx.problem(
+            _child(root, "apps", i, "render", "kustomize", "build_options"),
+            f"{where}.build_options",
+            "build_options are passed to a kustomize binary: set render.kustomize.binary too",
+        )
+    if render.kustomize != KustomizeConfig() and render.type not in ("auto", "kustomize"):
+        ctx.problem(
+            _child(root, "apps", i, "render", "kustomize"),
+            where,
+            "render.kustomize is only used with render.type kustomize (or auto), "
+            f"not {render.type}",
+        )
+
+
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -643,6 +679,7 @@ def _check_render(config: Config, ctx: _Context, root: yaml.Node) -> None:
             ctx.problem(
                 _child(root, "apps", i, "render", "timeout"), f"{where}.timeout", "must be positive"
             )
+        _check_kustomize(render, ctx, root, i)
         for j, name in enumerate(render.env):
             if not _ENV_NAME.match(name):
                 ctx.problem(

@@ -79,3 +79,36 @@ def test_libs_outside_the_repository_and_bad_env_names_are_refused() -> None:
         f"g.yaml:11: apps[0].render.libs[2]: 'ok/../..' {outside}",
         "g.yaml:12: apps[0].render.env[1]: 'BAD-NAME' is not an environment variable name",
     ]
+
+
+def test_kustomize_binary_and_build_options_load() -> None:
+    """`render.kustomize` chooses a binary and its build options."""
+    config = load("render:\n  kustomize: {binary: kubectl, build_options: [--enable-helm]}\n")
+    assert config.apps[0].render.kustomize == settings.KustomizeConfig(
+        binary="kubectl", build_options=["--enable-helm"]
+    )
+    assert load("render: {}\n").apps[0].render.kustomize == settings.KustomizeConfig(
+        binary="builtin"
+    )
+
+
+def test_kustomize_block_misuse_is_refused() -> None:
+    """An unknown binary name, options for the builtin, or the block on another type are refused."""
+    assert problems("render:\n  kustomize: {binary: kz}\n") == [
+        (
+            "g.yaml:11: apps[0].render.kustomize.binary: 'kz' must be builtin, kustomize, "
+            "kubectl or an absolute path"
+        )
+    ]
+    assert problems("render:\n  kustomize: {build_options: [--enable-helm]}\n") == [
+        (
+            "g.yaml:11: apps[0].render.kustomize.build_options: build_options are passed to a "
+            "kustomize binary: set render.kustomize.binary too"
+        )
+    ]
+    assert problems("render:\n  type: plain\n  kustomize: {binary: kubectl}\n") == [
+        (
+            "g.yaml:12: apps[0].render.kustomize: render.kustomize is only used with render.type "
+            "kustomize (or auto), not plain"
+        )
+    ]

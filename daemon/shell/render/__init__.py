@@ -25,7 +25,7 @@ from collections.abc import Iterable
 
 from daemon.settings import RenderConfig
 from daemon.shell.render import exec as exec_renderer
-from daemon.shell.render import jsonnet, kustomize, plain, reader, validate
+from daemon.shell.render import jsonnet, kustomize, kustomizebin, plain, reader, validate
 from daemon.shell.render.result import (
     DEFAULT_LIMITS,
     Limits,
@@ -63,6 +63,8 @@ def render(
     match kind:
         case "plain":
             objects = plain.render(files, path=app, recurse=config.recurse)
+        case "kustomize" if config.kustomize.binary != kustomizebin.BUILTIN:
+            objects = kustomizebin.render(files, path=app, config=config)
         case "kustomize":
             objects = kustomize.render(files, path=app)
         case "jsonnet":

@@ -28,7 +28,7 @@ from pathlib import Path
 from daemon.settings import RenderConfig
 from daemon.shell.render import plain, yamlsafe
 from daemon.shell.render.reader import Reader
-from daemon.shell.render.result import RenderError, Sourced
+from daemon.shell.render.result import Limits, RenderError, Sourced
 
 MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
 _CHUNK = 65536
@@ -41,24 +41,40 @@ def render(files: Reader, *, path: str, config: RenderConfig) -> list[Sourced]:
     if files.kind(path) != "dir":
         raise RenderError("exec needs the app path to be a directory", file=path or ".")
     files.inputs.add(path)
+    stdout = checkout_and_run(files, path=path, argv=config.command, config=config)
+    return parse_output(
+        stdout, label=f"{path or '.'} ({config.command[0]} output)", limits=files.limits
+    )
+
+
+def checkout_and_run(files: Reader, *, path: str, argv: list[str], config: RenderConfig) -> bytes:
+    """Write the tree to a scratch directory and run ``argv`` at ``path`` in it; its stdout."""
     with tempfile.TemporaryDirectory(prefix="gitopsd-render-") as scratch:
         checkout = Path(scratch) / "tree"
         home = Path(scratch) / "home"
         checkout.mkdir()
         home.mkdir()
         files.checkout(checkout)
-        stdout = run(
-            config.command,
-            cwd=checkout / path if path else checkout,
-            env=environment(config.env, home=home),
-            timeout=float(config.timeout),
-            max_output=files.limits.max_output_bytes,
-            stderr_tail=files.limits.stderr_tail_bytes,
-        )
-    label = f"{path or '.'} ({config.command[0]} output)"
+        try:
+            return run(
+                argv,
+                cwd=checkout / path if path else checkout,
+                env=environment(config.env, home=home),
+                timeout=float(config.timeout),
+                max_output=files.limits.max_output_bytes,
+                stderr_tail=files.limits.stderr_tail_bytes,
+            )
+        except RenderError as exc:
+            # The command names files by their scratch paths; say them as repository paths.
+            message = exc.message.replace(f"{checkout}/", "").replace(str(checkout), ".")
+            raise RenderError(message, file=exc.file, line=exc.line) from None
+
+
+def parse_output(stdout: bytes, *, label: str, limits: Limits) -> list[Sourced]:
+    """A command's stdout as objects: multi-document YAML, ``kind: List`` flattened."""
     text = _decode(stdout, label)
     out: list[Sourced] = []
-    for document in yamlsafe.load_all(text, file=label, limits=files.limits):
+    for document in yamlsafe.load_all(text, file=label, limits=limits):
         if document.value is None:
             continue
         if not isinstance(document.value, dict):

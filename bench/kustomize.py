@@ -27,10 +27,10 @@ from typing import Any
 
 import orjson
 import pygit2
-import yaml
 
 from daemon.settings import RenderConfig
 from daemon.shell import render
+from daemon.shell.render import yamlsafe
 
 NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -71,7 +71,9 @@ def _kubectl(checkout: Path, path: str) -> tuple[list[dict[str, Any]] | None, st
     )
     if done.returncode != 0:
         return None, done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
-    return [d for d in yaml.safe_load_all(done.stdout) if d is not None], ""
+    limits = render.Limits(max_yaml_nodes=50_000_000, max_yaml_aliases=1_000_000)
+    documents = yamlsafe.load_all(done.stdout, file="kubectl output", limits=limits)
+    return [d.value for d in documents if d.value is not None], ""
 
 
 def check_repo(repo_path: Path, rev: str) -> tuple[Counter[str], dict[str, list[str]]]:

@@ -190,7 +190,7 @@ def test_duplicate_yaml_keys_and_bad_yaml() -> None:
     """Duplicate mapping keys and YAML syntax errors carry their line."""
     assert problems("http:\n  listen: a\n  listen: b\n") == ["g.yaml:3: http.listen: duplicate key"]
     assert problems("apps: [\n  {name: x\n") == [
-        "g.yaml:3: invalid YAML: expected ',' or '}', but got '<stream end>'"
+        "g.yaml:3: invalid YAML: did not find expected ',' or '}'"
     ]
 
 

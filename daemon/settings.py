@@ -323,7 +323,7 @@ class _Context:
             return self._dataclass(tp, node, path)
         return self._scalar(tp, node, path)
 
-    def _dataclass(self, cls: type[Any], node: yaml.Node, path: str) -> Any:
+    def _dataclass(self, cls: type, node: yaml.Node, path: str) -> Any:
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, path, f"expected a mapping, got {_kind(node)}")
             return _INVALID
@@ -426,7 +426,7 @@ class _Context:
 
 
 @functools.cache
-def _schema(cls: type[Any]) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any]]:
+def _schema(cls: type) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any]]:
     """A schema class's file fields and their types (``get_type_hints`` is slow: once per class)."""
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     return fields, typing.get_type_hints(cls)

@@ -18,7 +18,7 @@ import click
 import orjson
 import yaml
 
-from daemon import errors, logs, settings
+from daemon import configdump, errors, logs, settings
 from daemon.runtime import appcommands, database, demo, gitloop, verify
 from daemon.runtime import main as daemon_main
 from daemon.shell import gitsource, render
@@ -82,12 +82,17 @@ def config_group() -> None:
 
 @config_group.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--effective",
+    is_flag=True,
+    help="Print the configuration with every default filled in (secrets as ***).",
+)
 @pass_ctx
-def config_check(ctx: _Context, file: str | None) -> None:
+def config_check(ctx: _Context, file: str | None, effective: bool) -> None:
     """Validate FILE (default: the configuration in use); print ok or every problem."""
     path = Path(file) if file else ctx.located()
-    settings.load(path)
-    click.echo("ok")
+    config = settings.load(path)
+    click.echo(configdump.effective(config) if effective else "ok", nl=not effective)
 
 
 @cli.command()

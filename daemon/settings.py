@@ -201,6 +201,11 @@ class Config:
     sources: list[SourceConfig] = dataclasses.field(default_factory=list)
     apps: list[AppConfig] = dataclasses.field(default_factory=list)
     path: str = dataclasses.field(default="", metadata={"internal": True})
+    env_refs: Mapping[str, str] = dataclasses.field(
+        default_factory=dict, compare=False, metadata={"internal": True}
+    )
+    """Key path -> the value as written, for every value that used ``${ENV}`` (so that
+    ``config check --effective`` shows the reference, never what it expanded to)."""
 
     def database_url(self) -> str | None:
         """The external database URL: ``$GITOPSD_DATABASE_URL`` first, then the file."""
@@ -283,7 +288,9 @@ def loads(text: str, *, filename: str, environ: Mapping[str, str] | None = None)
     if ctx.problems:
         raise ConfigError(ctx.sorted_problems())
     state_dir = config.state_dir or default_state_dir()
-    return dataclasses.replace(config, state_dir=state_dir, path=filename)
+    return dataclasses.replace(
+        config, state_dir=state_dir, path=filename, env_refs=dict(ctx.env_refs)
+    )
 
 
 @dataclasses.dataclass
@@ -292,6 +299,7 @@ class _Context:
     environ: Mapping[str, str]
     problems: list[str] = dataclasses.field(default_factory=list)
     lines: list[int] = dataclasses.field(default_factory=list)
+    env_refs: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def problem(self, node: yaml.Node, path: str, message: str) -> None:
         where = path or "(top level)"
@@ -420,6 +428,8 @@ class _Context:
             return self.environ[name]
 
         text = _ENV_REF.sub(sub, raw)
+        if used:
+            self.env_refs[path] = raw
         for name in missing:
             self.problem(node, path, f"environment variable {name} is not set")
         return (None if missing else text), used

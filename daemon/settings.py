@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 import posixpath
 import re
@@ -512,7 +513,11 @@ def _conv_int(ctx: _Context, node: yaml.Node, path: str) -> Any:
     if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
         ctx.problem(node, path, f"expected an integer, got {_kind(node)}")
         return _INVALID
-    value = int(node.value.replace("_", ""), 0)
+    try:  # YAML 1.1 also calls 017 (octal) and 1:30 (base 60) integers; Python does not
+        value = int(node.value.replace("_", ""), 0)
+    except ValueError:
+        ctx.problem(node, path, f"expected a decimal integer, got {node.value!r}")
+        return _INVALID
     if value < 0:
         ctx.problem(node, path, f"must not be negative, got {value}")
         return _INVALID
@@ -526,7 +531,13 @@ def _conv_float(ctx: _Context, node: yaml.Node, path: str) -> Any:
     ):
         ctx.problem(node, path, f"expected a number, got {_kind(node)}")
         return _INVALID
-    value = float(node.value.replace("_", ""))
+    try:  # YAML 1.1 floats include .inf, .nan and 1:30.5 (base 60); none is a rate
+        value = float(node.value.replace("_", ""))
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        ctx.problem(node, path, f"expected a finite number like 50 or 0.5, got {node.value!r}")
+        return _INVALID
     if value <= 0:
         ctx.problem(node, path, f"must be positive, got {node.value}")
         return _INVALID

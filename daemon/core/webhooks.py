@@ -145,15 +145,14 @@ def _signed_by(
     per source, whatever the body says.
     """
     names = set(named)
-    pool = [c for c in configured if c.secret is not None and (not names or c.name in names)]
-    verdicts: dict[bytes, bool] = {}
-    for source in pool:
-        assert source.secret is not None
-        if source.secret not in verdicts:
-            verdicts[source.secret] = _authentic(
-                dialect, headers=headers, body=body, secret=source.secret
-            )
-    return [c for c in pool if c.secret is not None and verdicts[c.secret]]
+    pool = [
+        (c, c.secret) for c in configured if c.secret is not None and (not names or c.name in names)
+    ]
+    verdicts = {
+        secret: _authentic(dialect, headers=headers, body=body, secret=secret)
+        for secret in dict.fromkeys(secret for _, secret in pool)
+    }
+    return [c for c, secret in pool if verdicts[secret]]
 
 
 def hmac_hex(secret: bytes, body: bytes) -> str:

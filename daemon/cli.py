@@ -8,7 +8,6 @@ where. Nothing here decides anything about GitOps.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from collections.abc import Coroutine
@@ -19,7 +18,7 @@ import click
 import orjson
 import yaml
 
-from daemon import errors, logs, settings
+from daemon import configdump, errors, logs, settings
 from daemon.runtime import appcommands, database, demo, gitloop, verify
 from daemon.runtime import main as daemon_main
 from daemon.shell import gitsource, render
@@ -35,17 +34,17 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 class _Context:
     def __init__(self, config_path: str | None) -> None:
-        self.explicit = config_path is not None or bool(os.environ.get(settings.CONFIG_ENV))
-        self.path = settings.resolve_path(config_path)
+        self.config_path = config_path
         self._config: settings.Config | None = None
 
+    def located(self) -> Path:
+        """The configuration file's path (exit 2, saying where it looked, when there is none)."""
+        return settings.locate(self.config_path)
+
     def config(self) -> settings.Config:
-        """The configuration; defaults when no file exists and none was asked for."""
+        """The configuration; every command that calls this needs a file (no silent defaults)."""
         if self._config is None:
-            if not self.path.exists() and not self.explicit:
-                self._config = settings.empty()
-            else:
-                self._config = settings.load(self.path)
+            self._config = settings.load(self.located())
         return self._config
 
 
@@ -83,12 +82,17 @@ def config_group() -> None:
 
 @config_group.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--effective",
+    is_flag=True,
+    help="Print the configuration with every default filled in (secrets as ***).",
+)
 @pass_ctx
-def config_check(ctx: _Context, file: str | None) -> None:
+def config_check(ctx: _Context, file: str | None, effective: bool) -> None:
     """Validate FILE (default: the configuration in use); print ok or every problem."""
-    path = Path(file) if file else ctx.path
-    settings.load(path)
-    click.echo("ok")
+    path = Path(file) if file else ctx.located()
+    config = settings.load(path)
+    click.echo(configdump.effective(config) if effective else "ok", nl=not effective)
 
 
 @cli.command()

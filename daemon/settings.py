@@ -13,6 +13,8 @@ never echo them, and ``Secret`` fields print as ``***``.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import os
 import posixpath
 import re
@@ -24,8 +26,9 @@ from typing import Any, Literal, NewType
 
 import yaml
 
+from daemon import configfile
 from daemon.core import sources as core_sources
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, UsageError
 
 Duration = NewType("Duration", float)
 """Seconds, written in the file as ``30s``, ``5m``, ``1h``, ``7d`` or ``1h30m``."""
@@ -210,6 +213,11 @@ class Config:
     sources: list[SourceConfig] = dataclasses.field(default_factory=list)
     apps: list[AppConfig] = dataclasses.field(default_factory=list)
     path: str = dataclasses.field(default="", metadata={"internal": True})
+    env_refs: Mapping[str, str] = dataclasses.field(
+        default_factory=dict, compare=False, metadata={"internal": True}
+    )
+    """Key path -> the value as written, for every value that used ``${ENV}`` (so that
+    ``config check --effective`` shows the reference, never what it expanded to)."""
 
     def database_url(self) -> str | None:
         """The external database URL: ``$GITOPSD_DATABASE_URL`` first, then the file."""
@@ -228,9 +236,25 @@ def default_state_dir() -> str:
     return os.environ.get("STATE_DIRECTORY", "").split(":")[0] or ".gitopsd"
 
 
-def resolve_path(explicit: str | None) -> Path:
-    """The config path: ``--config``, else ``$GITOPSD_CONFIG``, else ``./gitopsd.yaml``."""
-    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+def locate(explicit: str | None, *, environ: Mapping[str, str] | None = None) -> Path:
+    """The config path: ``--config``, else ``$GITOPSD_CONFIG``, else ``./gitopsd.yaml``.
+
+    With neither set and no ``./gitopsd.yaml``, a ``UsageError`` says where it looked:
+    a command that needs a configuration must not run (and create state) on defaults.
+    """
+    env = os.environ if environ is None else environ
+    named = explicit or env.get(CONFIG_ENV)
+    if named:
+        return Path(named)
+    default = Path(DEFAULT_CONFIG)
+    if not os.path.lexists(default):
+        raise UsageError(
+            f"no configuration file: no --config, ${CONFIG_ENV} is not set, and "
+            f"{default.absolute()} does not exist; pass --config FILE, set ${CONFIG_ENV}, "
+            f"or create {DEFAULT_CONFIG} (an empty file means every default: an embedded "
+            f"database in {default_state_dir()})"
+        )
+    return default
 
 
 # -- loading ------------------------------------------------------------------------
@@ -250,24 +274,20 @@ def parse_duration(text: str) -> float:
 
 
 def load(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a config file; raises ``ConfigError`` listing every problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
-    return loads(text, filename=str(path), environ=environ)
+    """Read and validate a config file; raises ``ConfigError`` listing every problem.
+
+    The file must be a regular file of at most ``$GITOPSD_CONFIG_MAX_BYTES`` (4 MiB) of
+    UTF-8 YAML within ``configfile.Limits`` (see ``daemon.configfile``).
+    """
+    env = os.environ if environ is None else environ
+    text = configfile.read(path, max_bytes=configfile.size_cap(env))
+    return loads(text, filename=str(path), environ=env)
 
 
 def loads(text: str, *, filename: str, environ: Mapping[str, str] | None = None) -> Config:
     """Validate config text; ``filename`` is used in messages."""
     ctx = _Context(filename=filename, environ=os.environ if environ is None else environ)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{filename}:{line}: invalid YAML: {problem}"]) from exc
+    root = configfile.compose(text, filename=filename)
     if root is None:
         root = yaml.MappingNode(tag="tag:yaml.org,2002:map", value=[])
         root.start_mark = yaml.Mark(filename, 0, 0, 0, "", 0)
@@ -280,12 +300,9 @@ def loads(text: str, *, filename: str, environ: Mapping[str, str] | None = None)
     if ctx.problems:
         raise ConfigError(ctx.sorted_problems())
     state_dir = config.state_dir or default_state_dir()
-    return dataclasses.replace(config, state_dir=state_dir, path=filename)
-
-
-def empty(*, filename: str = "(defaults)") -> Config:
-    """The configuration used when no file exists: embedded database, nothing to deploy."""
-    return dataclasses.replace(Config(), state_dir=default_state_dir(), path=filename)
+    return dataclasses.replace(
+        config, state_dir=state_dir, path=filename, env_refs=dict(ctx.env_refs)
+    )
 
 
 @dataclasses.dataclass
@@ -294,6 +311,7 @@ class _Context:
     environ: Mapping[str, str]
     problems: list[str] = dataclasses.field(default_factory=list)
     lines: list[int] = dataclasses.field(default_factory=list)
+    env_refs: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def problem(self, node: yaml.Node, path: str, message: str) -> None:
         where = path or "(top level)"
@@ -325,12 +343,11 @@ class _Context:
             return self._dataclass(tp, node, path)
         return self._scalar(tp, node, path)
 
-    def _dataclass(self, cls: type[Any], node: yaml.Node, path: str) -> Any:
+    def _dataclass(self, cls: type, node: yaml.Node, path: str) -> Any:
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, path, f"expected a mapping, got {_kind(node)}")
             return _INVALID
-        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-        hints = typing.get_type_hints(cls)
+        fields, hints = _schema(cls)
         values: dict[str, Any] = {}
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -423,9 +440,18 @@ class _Context:
             return self.environ[name]
 
         text = _ENV_REF.sub(sub, raw)
+        if used:
+            self.env_refs[path] = raw
         for name in missing:
             self.problem(node, path, f"environment variable {name} is not set")
         return (None if missing else text), used
+
+
+@functools.cache
+def _schema(cls: type) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any]]:
+    """A schema class's file fields and their types (``get_type_hints`` is slow: once per class)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    return fields, typing.get_type_hints(cls)
 
 
 class _Sensitive(str):
@@ -498,7 +524,11 @@ def _conv_int(ctx: _Context, node: yaml.Node, path: str) -> Any:
     if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
         ctx.problem(node, path, f"expected an integer, got {_kind(node)}")
         return _INVALID
-    value = int(node.value.replace("_", ""), 0)
+    try:  # YAML 1.1 also calls 017 (octal) and 1:30 (base 60) integers; Python does not
+        value = int(node.value.replace("_", ""), 0)
+    except ValueError:
+        ctx.problem(node, path, f"expected a decimal integer, got {node.value!r}")
+        return _INVALID
     if value < 0:
         ctx.problem(node, path, f"must not be negative, got {value}")
         return _INVALID
@@ -512,7 +542,13 @@ def _conv_float(ctx: _Context, node: yaml.Node, path: str) -> Any:
     ):
         ctx.problem(node, path, f"expected a number, got {_kind(node)}")
         return _INVALID
-    value = float(node.value.replace("_", ""))
+    try:  # YAML 1.1 floats include .inf, .nan and 1:30.5 (base 60); none is a rate
+        value = float(node.value.replace("_", ""))
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        ctx.problem(node, path, f"expected a finite number like 50 or 0.5, got {node.value!r}")
+        return _INVALID
     if value <= 0:
         ctx.problem(node, path, f"must be positive, got {node.value}")
         return _INVALID

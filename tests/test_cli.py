@@ -87,3 +87,54 @@ def test_db_psql_runs_a_query(tmp_path: Path) -> None:
     assert run("migrate", cwd=tmp_path).returncode == 0
     result = run("db", "psql", "-A", "-t", "-c", "SELECT count(*) FROM events", cwd=tmp_path)
     assert (result.returncode, result.stdout) == (0, "0\n")
+
+
+NEEDS_CONFIG = [
+    ["status"],
+    ["history", "web"],
+    ["sync", "web"],
+    ["rollback", "web", "--to", "abc"],
+    ["unpin", "web"],
+    ["verify"],
+    ["run"],
+    ["sources", "poll"],
+    ["render", "web"],
+    ["migrate"],
+    ["db", "url"],
+    ["db", "psql"],
+    ["config", "check"],
+]
+
+
+def test_commands_without_a_config_say_where_they_looked_and_create_nothing(
+    tmp_path: Path,
+) -> None:
+    """With no --config, no $GITOPSD_CONFIG and no ./gitopsd.yaml every command exits 2 untouched."""
+    looked = (
+        f"error: no configuration file: no --config, $GITOPSD_CONFIG is not set, and "
+        f"{tmp_path / 'gitopsd.yaml'} does not exist; pass --config FILE, set $GITOPSD_CONFIG, "
+        "or create gitopsd.yaml (an empty file means every default: an embedded database "
+        "in .gitopsd)\n"
+    )
+    results = [run(*args, cwd=tmp_path) for args in NEEDS_CONFIG]
+    assert [(r.returncode, r.stdout, r.stderr) for r in results] == [(2, "", looked)] * len(
+        NEEDS_CONFIG
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_configs_exit_2_without_a_traceback(tmp_path: Path) -> None:
+    """/dev/zero, a directory ($GITOPSD_CONFIG) and a non-UTF-8 file each get one line, exit 2."""
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"# caf\xe9\n")
+    results = [
+        run("--config", "/dev/zero", "status", cwd=tmp_path),
+        run("status", cwd=tmp_path, env={"GITOPSD_CONFIG": str(tmp_path)}),
+        run("--config", str(latin1), "status", cwd=tmp_path),
+    ]
+    why = "byte 0xe9 at offset 5 (invalid continuation byte)"
+    assert [(r.returncode, r.stderr) for r in results] == [
+        (2, "/dev/zero: not a regular file (a character device)\n"),
+        (2, f"{tmp_path}: not a regular file (a directory)\n"),
+        (2, f"{latin1}:1: not UTF-8: {why}; save the file as UTF-8\n"),
+    ]

@@ -190,7 +190,7 @@ def test_duplicate_yaml_keys_and_bad_yaml() -> None:
     """Duplicate mapping keys and YAML syntax errors carry their line."""
     assert problems("http:\n  listen: a\n  listen: b\n") == ["g.yaml:3: http.listen: duplicate key"]
     assert problems("apps: [\n  {name: x\n") == [
-        "g.yaml:3: invalid YAML: expected ',' or '}', but got '<stream end>'"
+        "g.yaml:3: invalid YAML: did not find expected ',' or '}'"
     ]
 
 
@@ -237,3 +237,22 @@ def test_cluster_namespaces_are_dns1123_labels() -> None:
     )
     assert len(found) == 1
     assert found[0].startswith("g.yaml:2: clusters[0].namespaces[0]: 'Web' is not a DNS-1123 label")
+
+
+def test_yaml_11_numbers_python_cannot_read_are_problems_not_tracebacks() -> None:
+    """Octal 017, base-60 1:30, .inf, .nan and overflowing floats are reported with their line."""
+    text = """\
+        database: {pool_size: 017}
+        clusters:
+          - {name: a, kubeconfig: k, burst: 1:30, qps: .inf}
+          - {name: b, kubeconfig: k, qps: .nan}
+          - {name: c, kubeconfig: k, qps: 1.0e+999}
+        """
+    finite = "expected a finite number like 50 or 0.5, got"
+    assert problems(text) == [
+        "g.yaml:1: database.pool_size: expected a decimal integer, got '017'",
+        "g.yaml:3: clusters[0].burst: expected a decimal integer, got '1:30'",
+        f"g.yaml:3: clusters[0].qps: {finite} '.inf'",
+        f"g.yaml:4: clusters[1].qps: {finite} '.nan'",
+        f"g.yaml:5: clusters[2].qps: {finite} '1.0e+999'",
+    ]

@@ -10,10 +10,13 @@ concern, in constant time:
 * generic: ``X-Gitopsd-Signature-256: sha256=<hex HMAC>`` of the body, or
   ``Authorization: Bearer <secret>``; event in ``X-Gitopsd-Event`` (default ``push``).
 
-The sources a delivery may concern are those named by ``?source=NAME`` in the URL, or
-else those whose URL matches a repository URL in the payload (``sources.repo_key``).
-A delivery is accepted for the candidates whose secret verifies it. This module reads
-bytes and headers handed to it; the HTTP server is ``shell.httpapi``.
+A delivery is first authenticated against the secrets of the sources named by
+``?source=NAME`` in the URL, or else of every source, before its body is parsed: a
+forged delivery is refused whatever its body, and only an authentic one is told that its
+body is not a JSON object. It then concerns the authenticated sources named in the URL
+(or a generic body's ``source``), or else those whose URL matches a repository URL in
+the payload (``sources.repo_key``). This module reads bytes and headers handed to it;
+the HTTP server is ``shell.httpapi``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from daemon.core import sources
 
@@ -45,6 +50,7 @@ class Verdict(enum.StrEnum):
     PING = "ping"
     IGNORE = "ignore"
     UNAUTHORIZED = "unauthorized"
+    MALFORMED = "malformed"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,11 +64,12 @@ class HookSource:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Decision:
-    """The outcome: the verdict, the sources to poll, and the event name for the reply."""
+    """The outcome: the verdict, the sources to poll, the event name, what is wrong (MALFORMED)."""
 
     verdict: Verdict
     sources: tuple[str, ...] = ()
     event: str = ""
+    detail: str = ""
 
 
 def decide(
@@ -70,21 +77,25 @@ def decide(
     *,
     headers: Mapping[str, str],
     body: bytes,
-    payload: Any,
     named: Sequence[str],
     configured: Sequence[HookSource],
 ) -> Decision:
-    """Authenticate a delivery and say what it asks for.
+    """Authenticate a delivery, then parse it, and say what it asks for.
 
-    ``headers`` must be case-insensitive (aiohttp's are); ``payload`` is the parsed
-    JSON body or None; ``named`` the ``?source=`` names from the URL.
+    ``headers`` must be case-insensitive (aiohttp's are); ``named`` are the ``?source=``
+    names from the URL. The signature or token is checked before the body is parsed, so
+    a sender without a secret learns nothing about parsing: it always gets UNAUTHORIZED.
     """
-    candidates = _candidates(dialect, payload=payload, named=named, configured=configured)
-    verified = tuple(
-        c.name
-        for c in candidates
-        if c.secret is not None and _authentic(dialect, headers=headers, body=body, secret=c.secret)
-    )
+    signed = _signed_by(dialect, headers=headers, body=body, named=named, configured=configured)
+    if not signed:
+        return Decision(Verdict.UNAUTHORIZED)
+    payload, problem = parse_body(body, content_type=headers.get("Content-Type", ""))
+    if problem:
+        return Decision(Verdict.MALFORMED, detail=problem)
+    concerned = {
+        c.name for c in _candidates(dialect, payload=payload, named=named, configured=signed)
+    }
+    verified = tuple(c.name for c in signed if c.name in concerned)
     if not verified:
         return Decision(Verdict.UNAUTHORIZED)
     event = _event(dialect, headers)
@@ -93,6 +104,55 @@ def decide(
     if not _is_push(dialect, event):
         return Decision(Verdict.IGNORE, verified, event)
     return Decision(Verdict.POLL, verified, event)
+
+
+def parse_body(body: bytes, *, content_type: str = "") -> tuple[Any, str]:
+    """The JSON object in ``body`` (None for an empty body), or a problem saying what is wrong."""
+    if not body:
+        return None, ""
+    hint = ""
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        hint = " (the sender posts a form: set the webhook's content type to application/json)"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"body is not UTF-8 (byte 0x{body[exc.start]:02x} at offset {exc.start})"
+    try:
+        payload = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return None, f"body is not JSON: {exc}{hint}"
+    if not isinstance(payload, dict):
+        return None, f"body is JSON but not an object (got {_json_kind(payload)})"
+    return payload, ""
+
+
+def _json_kind(value: Any) -> str:
+    kinds = ((list, "an array"), (str, "a string"), (bool, "a boolean"), ((int, float), "a number"))
+    return next((name for tp, name in kinds if isinstance(value, tp)), "null")
+
+
+def _signed_by(
+    dialect: Dialect,
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    named: Sequence[str],
+    configured: Sequence[HookSource],
+) -> list[HookSource]:
+    """The sources (those named in the URL, else all) whose secret authenticates the delivery.
+
+    Each distinct secret is tried once, so the cost is one HMAC per distinct secret, not
+    per source, whatever the body says.
+    """
+    names = set(named)
+    pool = [
+        (c, c.secret) for c in configured if c.secret is not None and (not names or c.name in names)
+    ]
+    verdicts = {
+        secret: _authentic(dialect, headers=headers, body=body, secret=secret)
+        for secret in dict.fromkeys(secret for _, secret in pool)
+    }
+    return [c for c, secret in pool if verdicts[secret]]
 
 
 def hmac_hex(secret: bytes, body: bytes) -> str:

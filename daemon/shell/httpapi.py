@@ -8,9 +8,10 @@ with ``Server.add_routes`` before ``run``, and reach shared resources through ty
 address, loopback by default.
 
 Webhooks: the body is read up to ``core.webhooks.MAX_BODY`` (1 MiB; more is 413),
-authenticated and matched by ``core.webhooks.decide`` against the sources' secrets in
-constant time (401 and no poll when nothing verifies), and a push asks the poller for
-an immediate, debounced poll of the sources it concerns (202). Unknown events are
+authenticated by ``core.webhooks.decide`` against the sources' secrets in constant time
+(401 and no poll when nothing verifies), then parsed (an authentic body that is not a
+JSON object is 400 and no poll), and a push asks the poller for an immediate, debounced
+poll of the sources it concerns (202). Unknown events are
 answered 202 and ignored. Deciding is the core's job; polling is the poller's.
 """
 
@@ -150,15 +151,10 @@ def _hook_handler(dialect: webhooks.Dialect) -> Callable[[web.Request], Awaitabl
         body = await _read_limited(request, webhooks.MAX_BODY)
         if body is None:
             return _reply(413, {"error": f"body over {webhooks.MAX_BODY} bytes"})
-        try:
-            payload = orjson.loads(body) if body else None
-        except orjson.JSONDecodeError:
-            payload = None
         decision = webhooks.decide(
             dialect,
             headers=request.headers,
             body=body,
-            payload=payload,
             named=request.query.getall("source", []),
             configured=hooks.sources,
         )
@@ -168,6 +164,9 @@ def _hook_handler(dialect: webhooks.Dialect) -> Callable[[web.Request], Awaitabl
                 return _reply(
                     401, {"error": "no configured source accepts this signature or token"}
                 )
+            case webhooks.Verdict.MALFORMED:
+                log.warning("hook.malformed", dialect=dialect.value, problem=decision.detail)
+                return _reply(400, {"error": decision.detail})
             case webhooks.Verdict.PING:
                 return _reply(200, {"pong": list(decision.sources)})
             case webhooks.Verdict.IGNORE:

@@ -137,7 +137,8 @@ async def test_bodies_over_one_mib_get_413(served: tuple[str, _Recorder]) -> Non
     """A body of 1 MiB + 1 byte is refused with 413 before anything else; 1 MiB is read (and then judged)."""
     base, trigger = served
     over = b"x" * (webhooks.MAX_BODY + 1)
-    exact = b"x" * webhooks.MAX_BODY
+    exact = b'{"pad": "' + b"x" * (webhooks.MAX_BODY - 11) + b'"}'
+    assert len(exact) == webhooks.MAX_BODY
     big = await _post(base, "/hooks/github", over, {"X-GitHub-Event": "push"})
     fits = await _post(
         base, "/hooks/generic?source=app", exact, {"Authorization": "Bearer gh-secret"}
@@ -206,6 +207,81 @@ async def test_generic_bearer_hmac_and_names(served: tuple[str, _Recorder]) -> N
         ],
         [["app"], ["mirror"]],
     )
+
+
+NOT_JSON = "body is not JSON: unexpected character, expected a JSON value: line 1 column 1 (char 0)"
+MALFORMED = [
+    (b"ref=main", (400, {"error": NOT_JSON})),
+    (b"[1, 2]", (400, {"error": "body is JSON but not an object (got an array)"})),
+    (b'"push"', (400, {"error": "body is JSON but not an object (got a string)"})),
+    (b'{"ref": "caf\xe9"}', (400, {"error": "body is not UTF-8 (byte 0xe9 at offset 12)"})),
+]
+UNAUTHORIZED = (401, {"error": "no configured source accepts this signature or token"})
+
+
+async def test_github_signed_body_that_does_not_parse_is_400(served: tuple[str, _Recorder]) -> None:
+    """A correctly signed GitHub body that is not a JSON object gets 400 saying why; unsigned, 401."""
+    base, trigger = served
+    replies = []
+    for body, _ in MALFORMED:
+        sig = "sha256=" + webhooks.hmac_hex(b"gh-secret", body)
+        headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": sig}
+        replies.append(await _post(base, "/hooks/github", body, headers))
+        forged = {**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64}
+        replies.append(await _post(base, "/hooks/github", body, forged))
+    expected = [r for _, reply in MALFORMED for r in (reply, UNAUTHORIZED)]
+    assert (replies, trigger.calls) == (expected, [])
+
+
+async def test_github_form_encoded_body_gets_a_hint(served: tuple[str, _Recorder]) -> None:
+    """A signed form-encoded delivery (GitHub's other content type) is told to switch to JSON."""
+    base, trigger = served
+    body = b"payload=%7B%7D"
+    sig = "sha256=" + webhooks.hmac_hex(b"gh-secret", body)
+    headers = {
+        "X-GitHub-Event": "push",
+        "X-Hub-Signature-256": sig,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    hint = "(the sender posts a form: set the webhook's content type to application/json)"
+    assert (await _post(base, "/hooks/github", body, headers), trigger.calls) == (
+        (400, {"error": f"{NOT_JSON} {hint}"}),
+        [],
+    )
+
+
+async def test_gitlab_token_with_body_that_does_not_parse_is_400(
+    served: tuple[str, _Recorder],
+) -> None:
+    """GitLab: the right token and a body that is not a JSON object is 400; a wrong token, 401."""
+    base, trigger = served
+    replies = []
+    for body, _ in MALFORMED:
+        for token in ("lab-token", "wrong"):
+            headers = {"X-Gitlab-Token": token, "X-Gitlab-Event": "Push Hook"}
+            replies.append(await _post(base, "/hooks/gitlab", body, headers))
+    expected = [r for _, reply in MALFORMED for r in (reply, UNAUTHORIZED)]
+    assert (replies, trigger.calls) == (expected, [])
+
+
+async def test_generic_authentic_body_that_does_not_parse_is_400(
+    served: tuple[str, _Recorder],
+) -> None:
+    """Generic: bearer or HMAC authentic with a bad body is 400 (named source or not); forged, 401."""
+    base, trigger = served
+    replies = []
+    for body, _ in MALFORMED:
+        hmac_header = {"X-Gitopsd-Signature-256": "sha256=" + webhooks.hmac_hex(b"gh-secret", body)}
+        replies += [
+            await _post(
+                base, "/hooks/generic?source=app", body, {"Authorization": "Bearer gh-secret"}
+            ),
+            await _post(base, "/hooks/generic", body, hmac_header),
+            await _post(base, "/hooks/generic?source=app", body, {"Authorization": "Bearer nope"}),
+            await _post(base, "/hooks/generic?source=lab", body, hmac_header),
+        ]
+    expected = [r for _, reply in MALFORMED for r in (reply, reply, UNAUTHORIZED, UNAUTHORIZED)]
+    assert (replies, trigger.calls) == (expected, [])
 
 
 def test_listen_address_defaults_to_loopback() -> None:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from daemon.settings import RenderConfig
-from daemon.shell.render import plain, yamlsafe
+from daemon.shell.render import plain
 from daemon.shell.render.reader import Reader
 from daemon.shell.render.result import RenderError, Sourced
 
@@ -56,18 +56,11 @@ def render(files: Reader, *, path: str, config: RenderConfig) -> list[Sourced]:
             stderr_tail=files.limits.stderr_tail_bytes,
         )
     label = f"{path or '.'} ({config.command[0]} output)"
-    text = _decode(stdout, label)
-    out: list[Sourced] = []
-    for document in yamlsafe.load_all(text, file=label, limits=files.limits):
-        if document.value is None:
-            continue
-        if not isinstance(document.value, dict):
-            raise RenderError("output document is not an object", file=label, line=document.line)
-        out.extend(plain.flatten(document.value, file=label, line=document.line))
-    return out
+    return plain.objects_in(decode(stdout, label), file=label, limits=files.limits)
 
 
-def _decode(stdout: bytes, label: str) -> str:
+def decode(stdout: bytes, label: str) -> str:
+    """A command's stdout as UTF-8 text (an error names the command's output otherwise)."""
     try:
         return stdout.decode("utf-8")
     except UnicodeDecodeError as exc:

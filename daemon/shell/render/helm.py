@@ -119,17 +119,25 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
 # -- the chart on disk ----------------------------------------------------------------
 
 
-def write_chart(files: Reader, *, path: str, dest: Path) -> None:
-    """Copy the chart directory at ``path`` to ``dest`` through the Reader (links followed)."""
+def write_chart(
+    files: Reader, *, path: str, dest: Path, above: frozenset[str] = frozenset()
+) -> None:
+    """Copy the chart directory at ``path`` to ``dest`` through the Reader (links followed).
+
+    ``above`` holds the real directories being copied around this one: a symlink back to
+    one of them would copy forever, so it is refused.
+    """
+    real = files.resolve(path)
+    if real in above:
+        raise RenderError("symlink loop: the directory contains itself", file=path)
     dest.mkdir()
     for name in files.list(path):
         source = join(path, name)
-        target = dest / name
         kind = files.kind(source)
         if kind == "dir":
-            write_chart(files, path=source, dest=target)
+            write_chart(files, path=source, dest=dest / name, above=above | {real})
         elif kind == "file":
-            target.write_bytes(files.read(source))
+            (dest / name).write_bytes(files.read(source))
 
 
 # -- engines --------------------------------------------------------------------------

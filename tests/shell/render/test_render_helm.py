@@ -250,6 +250,15 @@ def test_symlink_leaving_the_chart_is_refused(git_tree) -> None:
     )
 
 
+def test_symlink_loop_in_the_chart_is_refused(git_tree) -> None:
+    """A directory symlink pointing back up the chart fails instead of copying forever."""
+    files: dict[str, Any] = web_chart("app")
+    files["app/templates/again"] = render.Link("..")
+    with pytest.raises(render.RenderError) as err:
+        render.render(git_tree(files), path="app", config=helm_config())
+    assert str(err.value) == "app/templates/again: symlink loop: the directory contains itself"
+
+
 def test_explicit_helm_type_needs_a_chart(git_tree) -> None:
     """``render.type: helm`` on a path without Chart.yaml says what is missing."""
     tree = git_tree({"app/cm.yaml": "a: b\n"})

@@ -61,6 +61,8 @@ def _value(value: Any, tp: Any, path: str, refs: typing.Mapping[str, str]) -> An
     tp = _unoptional(tp)
     if isinstance(value, settings.Secret):
         return HIDDEN
+    if tp is settings.YamlMapping:
+        return value  # free-form (Helm values): read back as written, no ${ENV} expansion
     if dataclasses.is_dataclass(value):
         hints = typing.get_type_hints(type(value))
         return {

@@ -36,6 +36,9 @@ Duration = NewType("Duration", float)
 Name = NewType("Name", str)
 """A DNS-1123 label: lowercase alphanumerics and '-', at most 63 characters."""
 
+YamlMapping = NewType("YamlMapping", dict[str, Any])
+"""A free-form mapping (Helm values): any YAML that JSON can carry, string keys."""
+
 DEFAULT_CONFIG = "gitopsd.yaml"
 DATABASE_URL_ENV = "GITOPSD_DATABASE_URL"
 CONFIG_ENV = "GITOPSD_CONFIG"
@@ -142,10 +145,28 @@ class KustomizeConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HelmConfig:
+    """How a Helm chart at the app's path is rendered (``render.helm``).
+
+    ``load`` fills ``release_name`` (the app's name) and ``namespace`` (the app's
+    destination namespace) when they are left out, so a render needs nothing but this.
+    """
+
+    release_name: str | None = None
+    namespace: str | None = None
+    values_files: list[str] = dataclasses.field(default_factory=list)
+    """Repository paths relative to the chart's path, merged in order (later wins)."""
+    values: YamlMapping = dataclasses.field(default_factory=lambda: YamlMapping({}))
+    """Inline values, merged over ``values_files``."""
+    include_crds: bool = True
+    skip_tests: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RenderConfig:
     """How an app's manifests are produced from its path."""
 
-    type: Literal["auto", "plain", "kustomize", "jsonnet", "exec"] = "auto"
+    type: Literal["auto", "plain", "kustomize", "jsonnet", "exec", "helm"] = "auto"
     recurse: bool = False
     ext_vars: dict[str, str] = dataclasses.field(default_factory=dict)
     tla: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -155,6 +176,7 @@ class RenderConfig:
     libs: list[str] = dataclasses.field(default_factory=list)
     """Jsonnet library directories (repository-relative), searched after the importing file's."""
     kustomize: KustomizeConfig = dataclasses.field(default_factory=KustomizeConfig)
+    helm: HelmConfig = dataclasses.field(default_factory=HelmConfig)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -300,9 +322,26 @@ def loads(text: str, *, filename: str, environ: Mapping[str, str] | None = None)
     if ctx.problems:
         raise ConfigError(ctx.sorted_problems())
     state_dir = config.state_dir or default_state_dir()
+    apps = [_with_helm_defaults(app) for app in config.apps]
     return dataclasses.replace(
-        config, state_dir=state_dir, path=filename, env_refs=dict(ctx.env_refs)
+        config, state_dir=state_dir, path=filename, apps=apps, env_refs=dict(ctx.env_refs)
     )
+
+
+def _with_helm_defaults(app: AppConfig) -> AppConfig:
+    """Fill ``render.helm``'s release name and namespace from the app (Argo CD's defaults).
+
+    Only for apps that may render as Helm (``type`` helm or auto): the other types never
+    read ``render.helm``, so their settings stay exactly as written.
+    """
+    if app.render.type not in ("helm", "auto"):
+        return app
+    helm = dataclasses.replace(
+        app.render.helm,
+        release_name=app.render.helm.release_name or app.name,
+        namespace=app.render.helm.namespace or app.destination.namespace,
+    )
+    return dataclasses.replace(app, render=dataclasses.replace(app.render, helm=helm))
 
 
 @dataclasses.dataclass
@@ -520,6 +559,41 @@ def _conv_name(ctx: _Context, node: yaml.Node, path: str) -> Any:
     return str(value)
 
 
+def _conv_yaml_mapping(ctx: _Context, node: yaml.Node, path: str) -> Any:
+    if _is_null(node):
+        return YamlMapping({})
+    if not isinstance(node, yaml.MappingNode):
+        ctx.problem(node, path, f"expected a mapping, got {_kind(node)}")
+        return _INVALID
+    value = yaml.constructor.SafeConstructor().construct_document(node)
+    problem = _json_problem(value, path)
+    if problem is not None:
+        ctx.problem(node, problem[0], problem[1])
+        return _INVALID
+    return YamlMapping(value)
+
+
+def _json_problem(value: Any, path: str) -> tuple[str, str] | None:
+    """Where and why ``value`` cannot be carried as JSON (Helm values are JSON), or None."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return path, f"key {key!r} must be a string (quote it)"
+            problem = _json_problem(item, f"{path}.{key}")
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            problem = _json_problem(item, f"{path}[{i}]")
+            if problem is not None:
+                return problem
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return None
+    return path, f"a {type(value).__name__} cannot be a Helm value (quote it to pass a string)"
+
+
 def _conv_int(ctx: _Context, node: yaml.Node, path: str) -> Any:
     if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
         ctx.problem(node, path, f"expected an integer, got {_kind(node)}")
@@ -592,6 +666,7 @@ _SCALARS: dict[Any, Callable[[_Context, yaml.Node, str], Any]] = {
     float: _conv_float,
     bool: _conv_bool,
     Duration: _conv_duration,
+    YamlMapping: _conv_yaml_mapping,
 }
 
 
@@ -732,6 +807,51 @@ def _check_render(config: Config, ctx: _Context, root: yaml.Node) -> None:
                     f"{lib!r} must be a directory inside the repository "
                     "(relative, no '..' above it)",
                 )
+        _check_helm(app, i, ctx, root)
+
+
+_RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_RELEASE_NAME_MAX = 53  # Helm's limit (names end up in labels with suffixes)
+
+
+def _check_helm(app: AppConfig, i: int, ctx: _Context, root: yaml.Node) -> None:
+    """``render.helm``: only with a type that can be Helm; names valid; values files inside."""
+    helm = app.render.helm
+    where = f"apps[{i}].render.helm"
+    if app.render.type not in ("helm", "auto") and helm != HelmConfig():
+        ctx.problem(
+            _child(root, "apps", i, "render", "helm"),
+            where,
+            f"render.helm is only used with render.type helm or auto, not {app.render.type}",
+        )
+    name = helm.release_name
+    if name is not None and (len(name) > _RELEASE_NAME_MAX or not _RELEASE_NAME.match(name)):
+        ctx.problem(
+            _child(root, "apps", i, "render", "helm", "release_name"),
+            f"{where}.release_name",
+            f"{_shown(name)} is not a valid Helm release name (lowercase letters, digits, "
+            f"'-' and '.', at most {_RELEASE_NAME_MAX} characters)",
+        )
+    if helm.namespace is not None and not _DNS1123.match(helm.namespace):
+        ctx.problem(
+            _child(root, "apps", i, "render", "helm", "namespace"),
+            f"{where}.namespace",
+            f"{_shown(helm.namespace)} is not a DNS-1123 label",
+        )
+    for j, file in enumerate(helm.values_files):
+        if not file or file.startswith("/") or not is_inside_repository(app.path, file):
+            ctx.problem(
+                _child(root, "apps", i, "render", "helm", "values_files", j),
+                f"{where}.values_files[{j}]",
+                f"{_shown(file)} must be a file inside the repository, relative to the chart "
+                f"path {app.path!r} ('..' may not climb above the repository root)",
+            )
+
+
+def is_inside_repository(base: str, relative: str) -> bool:
+    """True when ``relative``, taken from the repository directory ``base``, stays inside."""
+    joined = posixpath.normpath(posixpath.join(base or ".", relative))
+    return joined != ".." and not joined.startswith("../") and not joined.startswith("/")
 
 
 _URL_SCHEMES = ("https://", "http://", "ssh://", "git://", "file://")

@@ -33,6 +33,17 @@ apps:
     render: {type: jsonnet, ext_vars: {env: prod}, libs: [lib]}
     sync: {auto: false, resync: 1h30m, retry: {limit: 3, backoff: 500ms}}
     restrictions: {namespaces: [web], denied_kinds: [ClusterRole], cluster_scoped: false}
+  - name: chart
+    source: infra
+    path: charts/shop
+    destination: {cluster: prod}
+    render:
+      helm: {values_files: [prod.yaml], values: {image: {tag: "1.2"}, hosts: [a], note: "${x}"}}
+  - name: plugins
+    source: infra
+    path: apps/plugins
+    destination: {cluster: prod}
+    render: {kustomize: {binary: kubectl, build_options: [--enable-helm]}}
 """
 
 

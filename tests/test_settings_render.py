@@ -112,3 +112,88 @@ def test_kustomize_block_misuse_is_refused() -> None:
             "kustomize (or auto), not plain"
         )
     ]
+
+
+def test_helm_section_loads_and_defaults_come_from_the_app() -> None:
+    """render.helm reaches HelmConfig; release name and namespace default to the app's."""
+    config = load(
+        """
+        render:
+          helm:
+            values_files: [values-prod.yaml, ../shared/values.yaml]
+            values: {replicas: 3, image: {tag: "1.2"}, hosts: [a, b], debug: null}
+            include_crds: false
+            skip_tests: false
+        """
+    )
+    assert config.apps[0].render.helm == settings.HelmConfig(
+        release_name="web",
+        namespace="default",
+        values_files=["values-prod.yaml", "../shared/values.yaml"],
+        values=settings.YamlMapping(
+            {"replicas": 3, "image": {"tag": "1.2"}, "hosts": ["a", "b"], "debug": None}
+        ),
+        include_crds=False,
+        skip_tests=False,
+    )
+
+
+def test_helm_release_name_and_namespace_given_are_kept() -> None:
+    """An explicit release name and namespace win over the app's."""
+    config = load("render: {type: helm, helm: {release_name: shop.v2, namespace: web-prod}}\n")
+    assert (config.apps[0].render.helm.release_name, config.apps[0].render.helm.namespace) == (
+        "shop.v2",
+        "web-prod",
+    )
+
+
+def test_other_render_types_keep_helm_settings_empty() -> None:
+    """A kustomize app's render.helm stays the default (no defaults filled in)."""
+    assert load("render: {type: kustomize}\n").apps[0].render.helm == settings.HelmConfig()
+
+
+def test_bad_helm_settings_are_refused_with_their_place() -> None:
+    """Values files leaving the repository, bad names, non-JSON values and misplaced helm fail."""
+    inside = "must be a file inside the repository, relative to the chart path 'apps/web'"
+    assert problems("render: {helm: {values: {when: 2024-01-01}}}\n") == [
+        (
+            "g.yaml:10: apps[0].render.helm.values.when: a date cannot be a Helm value "
+            "(quote it to pass a string)"
+        ),
+    ]
+    assert problems(
+        """
+        render:
+          helm:
+            release_name: Web_App
+            namespace: NS
+            values_files: [../../../etc/passwd, /abs.yaml, '']
+        """
+    ) == [
+        (
+            "g.yaml:13: apps[0].render.helm.release_name: 'Web_App' is not a valid Helm release "
+            "name (lowercase letters, digits, '-' and '.', at most 53 characters)"
+        ),
+        "g.yaml:14: apps[0].render.helm.namespace: 'NS' is not a DNS-1123 label",
+        (
+            f"g.yaml:15: apps[0].render.helm.values_files[0]: '../../../etc/passwd' {inside} "
+            "('..' may not climb above the repository root)"
+        ),
+        (
+            f"g.yaml:15: apps[0].render.helm.values_files[1]: '/abs.yaml' {inside} "
+            "('..' may not climb above the repository root)"
+        ),
+        (
+            f"g.yaml:15: apps[0].render.helm.values_files[2]: '' {inside} "
+            "('..' may not climb above the repository root)"
+        ),
+    ]
+    assert problems("render: {type: jsonnet, helm: {values: {a: 1}}}\n") == [
+        (
+            "g.yaml:10: apps[0].render.helm: render.helm is only used with render.type helm or "
+            "auto, not jsonnet"
+        )
+    ]
+    assert problems("render: {helm: {values: [a]}}\n") == [
+        "g.yaml:10: apps[0].render.helm.values: expected a mapping, got a list"
+    ]

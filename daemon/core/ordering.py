@@ -8,6 +8,15 @@
   (``Skip`` leaves the object out of syncs).
 * Waves: ``gitopsd.io/sync-wave`` (or ``argocd.argoproj.io/sync-wave``), an integer,
   default 0, lower first; each wave is healthy before the next starts.
+* Helm's hook annotations count when an object has no gitopsd/Argo CD hook annotation,
+  mapped as Argo CD maps them (gitops-engine's ``hook/helm``): ``helm.sh/hook``
+  ``pre-install``/``pre-upgrade`` -> PreSync, ``post-install``/``post-upgrade`` ->
+  PostSync, ``crd-install`` -> an ordinary object; any other event (``pre-delete``,
+  ``post-delete``, ``pre-rollback``, ``post-rollback``, ``test``...) has no sync
+  phase, so an object naming only those is skipped. ``helm.sh/hook-weight`` is the
+  wave when no sync-wave annotation is set; ``helm.sh/hook-delete-policy``
+  ``before-hook-creation``/``hook-succeeded``/``hook-failed`` map to
+  BeforeHookCreation/HookSucceeded/HookFailed when no gitopsd/Argo policy is set.
 * Kind order within a wave: Helm's install order, which gitops-engine uses too
   (RBAC and config before services, services before workloads, ingress last).
 * Prunes run last, in the reverse of this order.
@@ -23,6 +32,9 @@ from typing import Any
 WAVE_ANNOTATIONS = ("gitopsd.io/sync-wave", "argocd.argoproj.io/sync-wave")
 HOOK_ANNOTATIONS = ("gitopsd.io/hook", "argocd.argoproj.io/hook")
 HOOK_DELETE_ANNOTATIONS = ("gitopsd.io/hook-delete-policy", "argocd.argoproj.io/hook-delete-policy")
+HELM_HOOK = "helm.sh/hook"
+HELM_WEIGHT = "helm.sh/hook-weight"
+HELM_DELETE_POLICY = "helm.sh/hook-delete-policy"
 
 
 class Phase(enum.StrEnum):
@@ -82,6 +94,20 @@ KIND_ORDER: dict[str, int] = {
 }
 _UNKNOWN_KIND = len(KIND_ORDER)
 
+HELM_PHASES: dict[str, Phase] = {
+    "pre-install": Phase.PRE_SYNC,
+    "pre-upgrade": Phase.PRE_SYNC,
+    "post-install": Phase.POST_SYNC,
+    "post-upgrade": Phase.POST_SYNC,
+}
+HELM_NOT_HOOKS = frozenset({"crd-install"})
+"""Helm 2's CRD hook: Argo CD treats such an object as an ordinary one."""
+HELM_DELETE_POLICIES = {
+    "before-hook-creation": "BeforeHookCreation",
+    "hook-succeeded": "HookSucceeded",
+    "hook-failed": "HookFailed",
+}
+
 
 class AnnotationError(ValueError):
     """A sync annotation has a value gitopsd cannot use."""
@@ -103,23 +129,46 @@ def placement(obj: Mapping[str, Any]) -> Placement:
     hook = _first(annotations, HOOK_ANNOTATIONS)
     if hook is not None:
         # Argo CD allows a comma-separated list; the first known phase wins.
-        names = [h.strip() for h in str(hook).split(",") if h.strip()]
-        known = [Phase(h) for h in names if h in Phase.__members__.values()]
+        known = [Phase(h) for h in _csv(hook) if h in Phase.__members__.values()]
         if not known:
             raise AnnotationError(
                 f"hook annotation {hook!r}: use PreSync, Sync, PostSync, SyncFail or Skip"
             )
         phase = known[0]
+    elif HELM_HOOK in annotations:
+        phase = helm_phase(str(annotations[HELM_HOOK]))
     wave_text = _first(annotations, WAVE_ANNOTATIONS)
+    name = "sync-wave"
+    if wave_text is None and HELM_WEIGHT in annotations:
+        wave_text, name = annotations[HELM_WEIGHT], HELM_WEIGHT
     wave = 0
     if wave_text is not None:
         try:
             wave = int(str(wave_text).strip())
         except ValueError:
-            raise AnnotationError(f"sync-wave {wave_text!r} is not an integer") from None
+            raise AnnotationError(f"{name} {wave_text!r} is not an integer") from None
     delete = _first(annotations, HOOK_DELETE_ANNOTATIONS)
-    policies = tuple(p.strip() for p in str(delete).split(",") if p.strip()) if delete else ()
+    if delete is not None:
+        policies = tuple(_csv(delete))
+    else:
+        helm = _csv(annotations.get(HELM_DELETE_POLICY, ""))
+        policies = tuple(HELM_DELETE_POLICIES[p] for p in helm if p in HELM_DELETE_POLICIES)
     return Placement(phase=phase, wave=wave, hook_delete=policies)
+
+
+def helm_phase(hook: str) -> Phase:
+    """The phase of a ``helm.sh/hook`` value: the first event with one, else Skip."""
+    events = _csv(hook)
+    for event in events:
+        if event in HELM_PHASES:
+            return HELM_PHASES[event]
+    if events and all(event in HELM_NOT_HOOKS for event in events):
+        return Phase.SYNC
+    return Phase.SKIP
+
+
+def _csv(value: Any) -> list[str]:
+    return [part.strip() for part in str(value).split(",") if part.strip()]
 
 
 def stage(kind: str) -> int:

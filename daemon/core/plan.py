@@ -10,7 +10,8 @@ applied while any step is refused).
 applied before): a missing live object is a create, a different one an update
 (with the fields named), an equal one unchanged, and an inventory key no longer
 desired a prune — unless pruning is off for the app or the object carries
-``gitopsd.io/prune: disabled`` (then it is kept). Steps are ordered by
+``gitopsd.io/prune: disabled`` (or Helm's ``helm.sh/resource-policy: keep``; then it
+is kept). Steps are ordered by
 ``ordering.sort_key``; prunes come last in reverse order.
 
 Everything here is a function of its arguments, so ``gitopsd verify`` can recompute a
@@ -31,6 +32,7 @@ TRACKING_LABEL = "gitopsd.io/app"
 TRACKING_ANNOTATION = "gitopsd.io/tracking"
 PRUNE_ANNOTATION = "gitopsd.io/prune"
 ARGO_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+HELM_RESOURCE_POLICY = "helm.sh/resource-policy"
 
 # Built-in kinds that are cluster-scoped (group/Kind); every other built-in is namespaced.
 CLUSTER_SCOPED = frozenset(
@@ -349,12 +351,12 @@ def _prunes(
                 phase="Prune",
                 reason=f"no longer in Git; deletion pending (finalizers: {finalizers or 'none'})",
             )
-        elif current is not None and _is_protected(current):
+        elif current is not None and (protection := _protection(current)) is not None:
             step = PlanStep(
                 key=key,
                 action=StepAction.KEEP,
                 phase="Prune",
-                reason=f"no longer in Git; kept: {PRUNE_ANNOTATION}: disabled",
+                reason=f"no longer in Git; kept: {protection}",
             )
         elif not policy.prune:
             step = PlanStep(
@@ -371,12 +373,17 @@ def _prunes(
     return [s for _, s in doomed]
 
 
-def _is_protected(obj: Mapping[str, Any]) -> bool:
+def _protection(obj: Mapping[str, Any]) -> str | None:
+    """The annotation that keeps ``obj`` from being pruned (``name: value``), or None."""
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     if annotations.get(PRUNE_ANNOTATION) == "disabled":
-        return True
+        return f"{PRUNE_ANNOTATION}: disabled"
+    if annotations.get(HELM_RESOURCE_POLICY) == "keep":  # as Argo CD reads it
+        return f"{HELM_RESOURCE_POLICY}: keep"
     options = str(annotations.get(ARGO_SYNC_OPTIONS, ""))
-    return "Prune=false" in [o.strip() for o in options.split(",")]
+    if "Prune=false" in [o.strip() for o in options.split(",")]:
+        return f"{ARGO_SYNC_OPTIONS}: Prune=false"
+    return None
 
 
 def _safe_placement(obj: Mapping[str, Any] | None) -> ordering.Placement | None:

@@ -72,10 +72,15 @@ class Rendered:
 
 
 def config_digest(app: settings.AppConfig) -> str:
-    """Digest of what, besides the commit, decides an app's render: path and settings."""
-    return codec.digest(
-        {"source": app.source, "path": app.path, "render": dataclasses.asdict(app.render)}
-    )
+    """Digest of what, besides the commit, decides an app's render: path and settings.
+
+    ``render.helm`` counts only for types that may render Helm (helm, auto), so that
+    the digests of other apps stay what they were before Helm support.
+    """
+    rendering = dataclasses.asdict(app.render)
+    if app.render.type not in ("helm", "auto"):
+        del rendering["helm"]
+    return codec.digest({"source": app.source, "path": app.path, "render": rendering})
 
 
 def render_at(repo_path: Path, *, app: settings.AppConfig, revision: str, key: bytes) -> Rendered:

@@ -268,3 +268,54 @@ def test_placement_defaults() -> None:
     assert ordering.placement(obj("ConfigMap", "x")) == ordering.Placement(
         phase=ordering.Phase.SYNC, wave=0
     )
+
+
+def test_helm_keep_and_argo_prune_false_are_kept_naming_the_annotation() -> None:
+    """``helm.sh/resource-policy: keep`` and Argo CD's ``Prune=false`` keep an object, saying which."""
+    prepared = plan.prepare(app="a", objects={}, policy=POLICY, scopes={})
+    live = {
+        "/ConfigMap/web/helm": obj(
+            "ConfigMap", "helm", ns="web", annotations={"helm.sh/resource-policy": "keep"}
+        ),
+        "/ConfigMap/web/argo": obj(
+            "ConfigMap",
+            "argo",
+            ns="web",
+            annotations={"argocd.argoproj.io/sync-options": "Replace=true, Prune=false"},
+        ),
+    }
+    result = plan.compute(
+        app="a", prepared=prepared, live=live, inventory=dict.fromkeys(live, "d"), policy=POLICY
+    )
+    assert result.steps == (
+        PlanStep(
+            key="/ConfigMap/web/helm",
+            action=StepAction.KEEP,
+            phase="Prune",
+            reason="no longer in Git; kept: helm.sh/resource-policy: keep",
+        ),
+        PlanStep(
+            key="/ConfigMap/web/argo",
+            action=StepAction.KEEP,
+            phase="Prune",
+            reason="no longer in Git; kept: argocd.argoproj.io/sync-options: Prune=false",
+        ),
+    )
+
+
+def test_helm_hooks_without_a_sync_phase_are_left_out_of_the_plan() -> None:
+    """A ``helm.sh/hook: pre-delete`` or ``test`` object is not applied; pre-install is a PreSync hook."""
+    prepared = plan.prepare(
+        app="a",
+        objects=rendered(
+            obj("Job", "bye", api="batch/v1", annotations={"helm.sh/hook": "pre-delete"}),
+            obj("Pod", "test", annotations={"helm.sh/hook": "test"}),
+            obj("Job", "migrate", api="batch/v1", annotations={"helm.sh/hook": "pre-install"}),
+        ),
+        policy=POLICY,
+        scopes={},
+    )
+    assert (list(prepared.bodies), prepared.placements) == (
+        ["batch/Job/web/migrate"],
+        {"batch/Job/web/migrate": ordering.Placement(ordering.Phase.PRE_SYNC, 0)},
+    )

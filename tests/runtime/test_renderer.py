@@ -232,3 +232,28 @@ async def test_a_revision_missing_from_the_mirror_is_a_render_failure(
     event = await stack.renderer.render_app(config.apps[0], missing_revision)
     assert isinstance(event, ev.RenderFailed)
     assert (event.revision, event.file) == (missing_revision, None)
+
+
+def test_config_digest_counts_helm_settings_only_where_helm_may_render() -> None:
+    """render.helm changes an auto/helm app's digest; other types' digests leave it out."""
+    base = settings.AppConfig(
+        name="web",
+        source=settings.Name("src"),
+        path="apps/web",
+        destination=settings.DestinationConfig(cluster=settings.Name("prod")),
+        render=settings.RenderConfig(type="kustomize"),
+    )
+    without_helm = dataclasses.asdict(base.render)
+    del without_helm["helm"]
+    other_values = settings.HelmConfig(values=settings.YamlMapping({"a": 1}))
+    chart = dataclasses.replace(base, render=settings.RenderConfig(type="helm"))
+    chart_other = dataclasses.replace(
+        chart, render=settings.RenderConfig(type="helm", helm=other_values)
+    )
+    assert (
+        renderer.config_digest(base),
+        renderer.config_digest(chart) == renderer.config_digest(chart_other),
+    ) == (
+        codec.digest({"source": "src", "path": "apps/web", "render": without_helm}),
+        False,
+    )

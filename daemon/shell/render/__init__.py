@@ -10,10 +10,11 @@ and redacts nothing: recording ``DesiredStateRendered``/``RenderFailed`` and rep
 Secret values by digests are the caller's job.
 
 Auto-detection, in order, for a directory at the app's path:
-1. ``kustomization.yaml``, ``kustomization.yml`` or ``Kustomization`` -> kustomize;
-2. ``main.jsonnet``, or else exactly one ``*.jsonnet`` file -> jsonnet (several
+1. ``Chart.yaml`` -> helm (as in Argo CD, a chart wins over a kustomization beside it);
+2. ``kustomization.yaml``, ``kustomization.yml`` or ``Kustomization`` -> kustomize;
+3. ``main.jsonnet``, or else exactly one ``*.jsonnet`` file -> jsonnet (several
    ``.jsonnet`` files and no ``main.jsonnet`` is an error asking for one);
-3. otherwise plain YAML/JSON.
+4. otherwise plain YAML/JSON.
 An app path that is a single file renders that file (jsonnet when it ends in
 ``.jsonnet``, plain otherwise).
 """
@@ -25,7 +26,7 @@ from collections.abc import Iterable
 
 from daemon.settings import RenderConfig
 from daemon.shell.render import exec as exec_renderer
-from daemon.shell.render import jsonnet, kustomize, kustomizebin, plain, reader, validate
+from daemon.shell.render import helm, jsonnet, kustomize, kustomizebin, plain, reader, validate
 from daemon.shell.render.result import (
     DEFAULT_LIMITS,
     Limits,
@@ -71,6 +72,8 @@ def render(
             objects = jsonnet.render(files, path=app, config=config)
         case "exec":
             objects = exec_renderer.render(files, path=app, config=config)
+        case "helm":
+            objects = helm.render(files, path=app, config=config)
     validate.validate(objects)
     return RenderResult(
         objects=[sourced.body for sourced in objects],
@@ -87,6 +90,8 @@ def detect(files: reader.Reader, app: str) -> Renderer:
     if what == "file":
         return "jsonnet" if app.endswith(".jsonnet") else "plain"
     names = files.list(app)
+    if helm.CHART_FILE in names:
+        return "helm"
     if any(name in names for name in KUSTOMIZATION_FILES):
         return "kustomize"
     if jsonnet.main_file(files, app) is not None:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from daemon.settings import RenderConfig
-from daemon.shell.render import plain, yamlsafe
+from daemon.shell.render import plain
 from daemon.shell.render.reader import Reader
 from daemon.shell.render.result import Limits, RenderError, Sourced
 
@@ -72,18 +72,11 @@ def checkout_and_run(files: Reader, *, path: str, argv: list[str], config: Rende
 
 def parse_output(stdout: bytes, *, label: str, limits: Limits) -> list[Sourced]:
     """A command's stdout as objects: multi-document YAML, ``kind: List`` flattened."""
-    text = _decode(stdout, label)
-    out: list[Sourced] = []
-    for document in yamlsafe.load_all(text, file=label, limits=limits):
-        if document.value is None:
-            continue
-        if not isinstance(document.value, dict):
-            raise RenderError("output document is not an object", file=label, line=document.line)
-        out.extend(plain.flatten(document.value, file=label, line=document.line))
-    return out
+    return plain.objects_in(decode(stdout, label), file=label, limits=limits)
 
 
-def _decode(stdout: bytes, label: str) -> str:
+def decode(stdout: bytes, label: str) -> str:
+    """A command's stdout as UTF-8 text (an error names the command's output otherwise)."""
     try:
         return stdout.decode("utf-8")
     except UnicodeDecodeError as exc:

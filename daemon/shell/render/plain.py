@@ -13,7 +13,7 @@ from typing import Any
 
 from daemon.shell.render import yamlsafe
 from daemon.shell.render.reader import Reader
-from daemon.shell.render.result import RenderError, Sourced
+from daemon.shell.render.result import Limits, RenderError, Sourced
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 
@@ -45,8 +45,13 @@ def manifest_files(files: Reader, path: str, *, recurse: bool) -> list[str]:
 
 def objects_of(files: Reader, file: str) -> list[Sourced]:
     """The objects of one manifest file, ``List`` kinds flattened."""
+    return objects_in(files.text(file), file=file, limits=files.limits)
+
+
+def objects_in(text: str, *, file: str, limits: Limits) -> list[Sourced]:
+    """The objects of a YAML stream (a file, or a command's output labelled ``file``)."""
     out: list[Sourced] = []
-    for document in yamlsafe.load_all(files.text(file), file=file, limits=files.limits):
+    for document in yamlsafe.load_all(text, file=file, limits=limits):
         if document.value is None:
             continue
         if not isinstance(document.value, dict):

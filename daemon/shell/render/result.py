@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-Renderer = Literal["plain", "kustomize", "jsonnet", "exec"]
+Renderer = Literal["plain", "kustomize", "jsonnet", "exec", "helm"]
 
 MiB = 1024 * 1024
 

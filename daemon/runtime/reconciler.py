@@ -232,9 +232,13 @@ class Reconciler:
         await self._bodies(d for objects in declared.values() for d in objects.values())
         for name, rt in self._apps.items():
             app = state.apps.get(name)
-            if app is not None:
-                kinds = await self._kinds(app, declared[name])
+            if app is None:
+                continue
+            kinds = await self._kinds(app, declared[name])
+            try:
                 self._informers.ensure(rt.config.destination.cluster, kinds)
+            except KeyError as exc:  # an unchecked config: its looks fail and say so too
+                log.error("reconcile.failed", app=name, error=str(exc.args[0]))  # noqa: TRY400
 
     async def first_looks(self, clusters: Collection[str]) -> None:
         """Wait until every app on ``clusters`` has been looked at once since the start."""

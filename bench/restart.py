@@ -10,10 +10,14 @@ default 50, of 10 objects each; self-heal on). Once they converged, K of them (d
   watch sees it; from the edits being written to the last of the K ConfigMaps re-applied
   (its ObjectApplied folded);
 * then, R times (default 3): the daemon stops, the K ConfigMaps are edited, a new daemon
-  starts on the same log: ``start_to_ready_s`` (``serve()`` called to ``/readyz`` ready)
-  and ``ready_to_healed_s`` (ready to the last of the K re-applied); medians over the
-  rounds. ``observed_before_ready`` counts the edits whose ObjectObserved was folded
-  before ready (readiness is honest when it is K every time).
+  starts on the same log: ``start_to_ready_s`` (``serve()`` called to ``/readyz``
+  ready), ``ready_to_healed_s`` (ready to the last of the K re-applied) and
+  ``start_to_healed_s``; medians over the rounds. ``observed_before_ready`` counts the
+  edits whose ObjectObserved was folded before ready (honest readiness: K every round).
+
+Before issue 8 the heal waited for the reconciler's first timer (up to 60 s after the
+start) while ``/readyz`` said ready from the start. The machine may be shared: figures
+are noisy; compare them with the peer of the same run.
 
 Target (issue 8): drift made while the daemon was down is healed within 2 s of ready.
 """
@@ -143,6 +147,7 @@ async def measure(
                 {
                     "start_to_ready_s": ready_at - t_start,
                     "ready_to_healed_s": max(heals.applied.values()) - ready_at,
+                    "start_to_healed_s": max(heals.applied.values()) - t_start,
                     "observed_before_ready": sum(
                         1 for t in heals.observed.values() if t <= ready_at
                     ),
@@ -153,7 +158,7 @@ async def measure(
         finally:
             await stop(daemon, serving)
     out["rounds"] = rounds
-    for name in ("start_to_ready_s", "ready_to_healed_s"):
+    for name in ("start_to_ready_s", "ready_to_healed_s", "start_to_healed_s"):
         out[name] = statistics.median(r[name] for r in rounds)
     out["observed_before_ready"] = min(r["observed_before_ready"] for r in rounds)
     return out
@@ -212,6 +217,9 @@ def main(argv: list[str]) -> int:
         f"{'peer: edit while running -> healed (s)':<46}{figures['live_edit_to_healed_s']:>10.3f}"
     )
     print(f"{'start -> /readyz ready, median (s)':<46}{figures['start_to_ready_s']:>10.3f}")
+    print(
+        f"{'edit while down: start -> healed, median (s)':<46}{figures['start_to_healed_s']:>10.3f}"
+    )
     ok = "ok" if figures["ready_to_healed_s"] <= HEAL_TARGET else "MISSED"
     print(
         f"{'edit while down: ready -> healed, median (s)':<46}"

@@ -179,16 +179,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         config = sync_bench.make_config(
             tmp, kubeconfig=kubeconfig, upstream=upstream, apps=args.apps, qps=500.0, burst=1000
         )
-        db = await database.locate(config)
-        try:
-            await database.migrate(db.url)
-            store = await eventstore.connect(db.url, pool_size=config.database.pool_size)
-            try:
-                return await measure(args, url=url, config=config, store=store, head=head)
-            finally:
-                await store.close()
-        finally:
-            db.close()
+        async with database.opened(config) as store:
+            return await measure(args, url=url, config=config, store=store, head=head)
     finally:
         sim.send_signal(signal.SIGTERM)
         await sim.wait()

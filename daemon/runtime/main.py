@@ -117,10 +117,10 @@ class Daemon:
         """Ready once warmed up (``runtime.warmup``) and while the event log answers in 1 s."""
         if not self.ready.is_set():
             return False, "starting up"
-        if (waiting := self._warming_up()) is not None:
-            return False, waiting
         if self.supervisor.stopping:
             return False, "stopping"
+        if (waiting := self._warming_up()) is not None:
+            return False, waiting
         try:
             async with asyncio.timeout(1.0):
                 await self.store.last_position()

@@ -38,6 +38,18 @@ async def readyz(gitops: GitOps) -> tuple[int, Any]:
         return resp.status, await resp.json()
 
 
+async def warmed_up(
+    gitops: GitOps, captured_logs: list[structlog.typing.EventDict]
+) -> structlog.typing.EventDict:
+    """Wait for the start-up gate, check /readyz says ready; the ``startup.ready`` log line."""
+    warm = gitops.daemon.warmup
+    assert warm is not None
+    await warm.done.wait()
+    assert await readyz(gitops) == (200, {"status": "ready"})
+    (line,) = [e for e in captured_logs if e["event"] == "startup.ready"][-1:]
+    return line
+
+
 def describe(event: ev.EventBase) -> str | None:
     """A short line for the events the restart test follows (None: not followed)."""
     match event:
@@ -193,11 +205,7 @@ async def test_an_unreachable_cluster_does_not_hold_readiness_back(
         await gitops.synced(v1, app="far")
     # The far cluster is gone now (its port is closed); wait far longer than it takes.
     async with running(**start, startup_wait=600) as gitops:
-        warm = gitops.daemon.warmup
-        assert warm is not None
-        await warm.done.wait()
-        assert await readyz(gitops) == (200, {"status": "ready"})
-    (line,) = [e for e in captured_logs if e["event"] == "startup.ready"][-1:]
+        line = await warmed_up(gitops, captured_logs)
     assert _fields(line, "timed_out", "clusters_listed", "apps_unlooked") == {
         "timed_out": False,
         "clusters_listed": ["sim"],
@@ -219,11 +227,7 @@ async def test_readiness_waits_a_bounded_time_for_a_cluster_that_cannot_list(
         await gitops.synced(v1)
     emulator.faults.inject(500, verb="list", times=-1)
     async with running(**start, upstream=upstream, startup_wait=0.5) as gitops:
-        warm = gitops.daemon.warmup
-        assert warm is not None
-        await warm.done.wait()
-        assert await readyz(gitops) == (200, {"status": "ready"})
-    (line,) = [e for e in captured_logs if e["event"] == "startup.ready"][-1:]
+        line = await warmed_up(gitops, captured_logs)
     assert _fields(line, "timed_out", "clusters_listed", "clusters_listing") == {
         "timed_out": True,
         "clusters_listed": [],

@@ -492,20 +492,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             qps=args.qps,
             burst=args.burst,
         )
-        db = await database.locate(config)
-        try:
-            await database.migrate(db.url)
-            store = await eventstore.connect(db.url, pool_size=config.database.pool_size)
-            try:
-                figures.update(
-                    await measure(
-                        args, config, store=store, upstream=upstream, head=head, sim_pid=sim.pid
-                    )
+        async with database.opened(config) as store:
+            figures.update(
+                await measure(
+                    args, config, store=store, upstream=upstream, head=head, sim_pid=sim.pid
                 )
-            finally:
-                await store.close()
-        finally:
-            db.close()
+            )
     finally:
         sim.send_signal(signal.SIGTERM)
         await sim.wait()

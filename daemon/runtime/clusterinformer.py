@@ -131,6 +131,9 @@ class ClusterInformer:
         self.timing = timing
         self.view: dict[str, observe.Seen] = {}
         self.down: str | None = None
+        self.answering: bool | None = None
+        """Whether this process's last request was answered (None: none yet). Unlike
+        ``down``, which the log carries over a restart, it says what this run has seen."""
         self._watches: dict[GroupKind, _Watch] = {}
         self._group: asyncio.TaskGroup | None = None
         self._key = b""
@@ -170,6 +173,24 @@ class ClusterInformer:
             goal = self.queued
             if recorded:
                 await self._changed.wait_for(lambda: self.committed >= goal)
+            return self.position
+
+    def unlisted(self) -> int:
+        """How many watched kinds have not been listed yet."""
+        return sum(1 for w in self._watches.values() if not w.is_synced(None, ""))
+
+    async def settle(self) -> int | None:
+        """Wait until every watched kind is listed and recorded, or the cluster fails to answer.
+
+        Returns the log position that covers the lists, or None when the cluster did not
+        answer first (unreachable, a 503). Kinds ensured meanwhile are waited for too.
+        """
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.answering is False or not self.unlisted())
+            if self.unlisted():
+                return None
+            goal = self.queued
+            await self._changed.wait_for(lambda: self.committed >= goal)
             return self.position
 
     # -- running ----------------------------------------------------------------------
@@ -349,6 +370,9 @@ class ClusterInformer:
         if isinstance(exc, kubeerrors.UnreachableError | kubeconfig.ClusterConfigError) or (
             exc.code == 503
         ):
+            async with self._changed:
+                self.answering = False
+                self._changed.notify_all()
             if self.down is None:
                 self.down = exc.describe()
                 log.warning("cluster.unreachable", cluster=self.name, error=self.down)
@@ -358,6 +382,7 @@ class ClusterInformer:
         return True
 
     async def _reachable(self) -> None:
+        self.answering = True
         if self.down is not None:
             self.down = None
             log.info("cluster.reachable", cluster=self.name)

@@ -22,7 +22,9 @@ yet committed at shutdown are not lost: the next start's relist records them.
 This module also hands out the per-cluster clients (one rate limiter per cluster,
 shared with the executor) and answers the reconciler's questions: has a kind been
 listed and recorded (``wait_synced``), has the informer caught up with a
-resourceVersion (``wait_caught_up``), is a kind namespaced (``namespaced``).
+resourceVersion (``wait_caught_up``), is a kind namespaced (``namespaced``); and the
+start-up's: has every cluster that answers listed what is watched (``settle``, and
+``unlisted`` for what ``/readyz`` says meanwhile).
 """
 
 from __future__ import annotations
@@ -121,6 +123,34 @@ class Informers:
         except TimeoutError:
             return False
         return True
+
+    async def settle(self) -> set[str]:
+        """Wait until each cluster has listed its kinds (recorded, folded) or failed to answer.
+
+        Returns the clusters that listed. No timeout: bound it.
+        """
+        listed: set[str] = set()
+
+        async def one(name: str, informer: clusterinformer.ClusterInformer) -> None:
+            position = await informer.settle()
+            if position is None:
+                return
+            if self._wait_folded is not None:
+                await self._wait_folded(position)
+            listed.add(name)
+
+        async with asyncio.TaskGroup() as group:
+            for name, informer in self._clusters.items():
+                group.create_task(one(name, informer), name=f"informers/{name}/settle")
+        return listed
+
+    def unlisted(self) -> dict[str, int]:
+        """Per answering cluster, how many watched kinds are not listed yet (none: left out)."""
+        return {
+            name: count
+            for name, informer in self._clusters.items()
+            if informer.answering is not False and (count := informer.unlisted())
+        }
 
     async def wait_caught_up(
         self,

@@ -1,7 +1,9 @@
 """``gitopsd run``: open the log, fold it, start the loops, serve until SIGTERM.
 
 Start-up order: database (embedded or external) → migrations → state from snapshot +
-tail → root tasks under the supervisor → ``READY=1``. On SIGTERM or SIGINT:
+tail → root tasks under the supervisor → ``READY=1``. ``/readyz`` turns ready later,
+when the informers have listed and every app was looked at (``runtime.warmup``); the
+systemd status line says so then. On SIGTERM or SIGINT:
 ``STOPPING=1``, producers stop first, the writer drains (appends in flight are
 committed), then the store closes and the embedded server is released.
 """
@@ -25,6 +27,7 @@ from daemon.runtime import (
     projector,
     reconciler,
     statekeeper,
+    warmup,
     writer,
 )
 from daemon.runtime.supervisor import Supervisor
@@ -40,9 +43,16 @@ STOP_WRITER = 10
 class Daemon:
     """The running daemon's parts, reachable by the loops (and by tests)."""
 
-    def __init__(self, config: settings.Config, store: eventstore.EventStore) -> None:
-        """Wire the parts; nothing runs until ``serve``."""
+    def __init__(
+        self,
+        config: settings.Config,
+        store: eventstore.EventStore,
+        *,
+        startup_wait: float = warmup.TIMEOUT,
+    ) -> None:
+        """Wire the parts; nothing runs until ``serve``; ``/readyz`` waits ``startup_wait``."""
         self.config = config
+        self.startup_wait = startup_wait
         self.store = store
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.writer = writer.Writer(store)
@@ -59,6 +69,7 @@ class Daemon:
         self.git: gitloop.GitSide | None = None
         self.informers: informers.Informers | None = None
         self.reconciler: reconciler.Reconciler | None = None
+        self.warmup: warmup.WarmUp | None = None
 
     def _add_tasks(self) -> None:
         sup = self.supervisor
@@ -92,6 +103,10 @@ class Daemon:
             instance=self.instance,
         )
         sup.add("reconciler", self.reconciler.run, stop_order=STOP_INPUTS)
+        self.warmup = warmup.WarmUp(
+            reconciler=self.reconciler, informers=self.informers, timeout=self.startup_wait
+        )
+        sup.add("warmup", self._warm_up, stop_order=STOP_INPUTS)
         sup.add("http", self.http.run, stop_order=STOP_INPUTS)
         interval = sdnotify.watchdog_interval()
         if interval is not None:
@@ -99,17 +114,27 @@ class Daemon:
         sup.add("writer", self.writer.run, stop_order=STOP_WRITER)
 
     async def _readiness(self) -> tuple[bool, str]:
-        """Ready once started up and while the event log answers within a second."""
+        """Ready once warmed up (``runtime.warmup``) and while the event log answers in 1 s."""
         if not self.ready.is_set():
             return False, "starting up"
         if self.supervisor.stopping:
             return False, "stopping"
+        if (waiting := self._warming_up()) is not None:
+            return False, waiting
         try:
             async with asyncio.timeout(1.0):
                 await self.store.last_position()
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             return False, f"event log unreachable: {type(exc).__name__}"
         return True, ""
+
+    def _warming_up(self) -> str | None:
+        return "starting up" if self.warmup is None else self.warmup.waiting()
+
+    async def _warm_up(self) -> None:
+        assert self.warmup is not None
+        await self.warmup.run()
+        self.notifier.status(f"ready: live state listed, folded up to {self.keeper.state.position}")
 
     async def _render_at(self, app: settings.AppConfig, revision: str) -> object:
         """Render ``app`` at a pinned ``revision`` (the reconciler asks when a pin needs it)."""

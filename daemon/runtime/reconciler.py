@@ -17,7 +17,13 @@ cluster), when its retry backoff ends, and on its periodic resync. Each look:
 At start, each configured app's policy is recorded when it changed (``AppConfigured``,
 so every plan can be recomputed by ``gitopsd verify``), and a sync left unfinished by
 a crash is closed as Aborted; the next look re-plans from the current state (applying
-is idempotent, so nothing is applied twice with different results).
+is idempotent, so nothing is applied twice with different results). Then the informers
+are asked at once for every kind any app declares (its last render) or has applied
+(its inventory), and every app is looked at as soon as its kinds are listed: drift
+made while gitopsd was down is healed at start, not at the first resync. A look waits
+for its informers before it takes one of the ``concurrency`` slots, so apps on an
+unreachable cluster hold none back. ``started`` and ``first_looks`` tell the start-up
+gate (``runtime.warmup``) how far this is.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import pygit2
@@ -42,6 +48,8 @@ from daemon.shell import eventstore, executor, gitsource, render
 log = logs.get("reconciler")
 
 DEFAULT_CONCURRENCY = 16
+LIST_WAIT = 60.0
+"""Seconds a look waits for its informers to list before it is put back (and retried)."""
 HEALTH_TIMEOUT = 300.0
 BLOB_CACHE = 200_000
 
@@ -72,6 +80,9 @@ class _AppRuntime:
     resync_at: float = 0.0
     running: bool = False
     pin_render_asked: str | None = None
+    looked: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    """Set by the first look since the start that got past its informers (its plan is
+    made, and recorded when it syncs), or that failed."""
     applied: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     """key -> (digest, resourceVersion) the last apply left: guards against re-syncing
     an object whose difference the server does not keep (a normalization gap)."""
@@ -114,6 +125,8 @@ class Reconciler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._app_of_key: dict[str, str] = {}
         keeper.listeners.append(self._on_event)
+        self.started = asyncio.Event()
+        """Set once ``start`` is done: policies recorded, every app's kinds watched."""
         self.syncs = 0
         """Syncs run (for metrics and tests)."""
 
@@ -208,6 +221,37 @@ class Reconciler:
         # Concurrently: the writer commits them in a few transactions, not one per app.
         await asyncio.gather(*appends)
         await self._keeper.wait_for(await self._store.last_position())
+        await self._watch_declared()
+        self.started.set()
+        self._wake.set()  # every app is dirty: look now (each waits for its informers)
+
+    async def _watch_declared(self) -> None:
+        """Ask the informers for every kind an app declares or has applied, before any look."""
+        state = self._keeper.state
+        declared = {name: _declared(state.apps.get(name)) for name in self._apps}
+        await self._bodies(d for objects in declared.values() for d in objects.values())
+        for name, rt in self._apps.items():
+            app = state.apps.get(name)
+            if app is None:
+                continue
+            kinds = await self._kinds(app, declared[name])
+            try:
+                self._informers.ensure(rt.config.destination.cluster, kinds)
+            except KeyError as exc:  # an unchecked config: its looks fail and say so too
+                log.error("reconcile.failed", app=name, error=str(exc.args[0]))  # noqa: TRY400
+
+    async def first_looks(self, clusters: Collection[str]) -> None:
+        """Wait until every app on ``clusters`` has been looked at once since the start."""
+        await asyncio.gather(*(self._apps[name].looked.wait() for name in self.unlooked(clusters)))
+
+    def unlooked(self, clusters: Collection[str] | None = None) -> list[str]:
+        """The apps (on ``clusters``, if given) not looked at yet since the start."""
+        return [
+            name
+            for name, rt in self._apps.items()
+            if not rt.looked.is_set()
+            and (clusters is None or rt.config.destination.cluster in clusters)
+        ]
 
     async def cycle(self) -> None:
         """Look at every app that is due now (each in its own task, bounded)."""
@@ -242,16 +286,23 @@ class Reconciler:
 
     async def _look(self, name: str) -> None:
         rt = self._apps[name]
+        listed = False
         try:
-            async with self._slots:
-                await self.reconcile(name)
+            # Outside the slots: an app waiting for an unreachable cluster holds none.
+            listed = await self._wait_informers(rt)
+            if listed:
+                async with self._slots:
+                    await self.reconcile(name)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            listed = True  # looked at, and failed: retried, and not waited for at start
             log.exception("reconcile.failed", app=name, error=f"{type(exc).__name__}: {exc}")
             rt.retry_at = self._clock() + rt.config.sync.retry.backoff
         finally:
             rt.running = False
+            if listed:
+                rt.looked.set()
             if name in self._dirty:
                 self._wake.set()
 
@@ -271,11 +322,7 @@ class Reconciler:
         if revision is None or desired is None:
             return None
         cluster = rt.config.destination.cluster
-        kinds = await self._kinds(app, desired)
-        self._informers.ensure(cluster, kinds)
-        if not await self._informers.wait_synced(cluster, kinds, 60.0):
-            log.info("reconcile.waiting_for_informers", app=name)
-            self._dirty.add(name)
+        if not await self._wait_informers(rt):
             return None
         scopes = await self._scopes(cluster, desired)
         app_plan, position = await self._plan(state, name, scopes)
@@ -286,6 +333,22 @@ class Reconciler:
         if trigger is None:
             return None
         return await self._sync(rt, app_plan, trigger=trigger, scopes=scopes, position=position)
+
+    async def _wait_informers(self, rt: _AppRuntime) -> bool:
+        """Wait until the kinds the app declares or has applied are listed (and folded).
+
+        False, with the app dirty again, when they are not within ``LIST_WAIT``.
+        """
+        name, cluster = rt.config.name, rt.config.destination.cluster
+        app = self._keeper.state.apps.get(name)
+        if app is None:
+            return True  # nothing rendered or applied: nothing to wait for
+        kinds = await self._kinds(app, app.target()[1] or {})
+        if await self._informers.wait_synced(cluster, kinds, LIST_WAIT):
+            return True
+        log.info("reconcile.waiting_for_informers", app=name, cluster=cluster)
+        self._dirty.add(name)
+        return False
 
     async def _kinds(
         self, app: core_state.AppState, desired: Mapping[str, str]
@@ -430,6 +493,7 @@ class Reconciler:
         )
         meta = dataclasses.replace(self._meta, correlation_id=sync_id)
         await self._append(name, [planned], meta=meta)
+        rt.looked.set()  # the heal or sync is planned: the start-up need not wait for it
         log.info(
             "sync.planned", app=name, sync_id=sync_id, revision=app_plan.revision, trigger=trigger
         )
@@ -567,6 +631,13 @@ class Reconciler:
         )
         if positions and folded:
             await self._keeper.wait_for(max(positions))
+
+
+def _declared(app: core_state.AppState | None) -> dict[str, str]:
+    """Every object an app's renders declare: the last render's and the pinned one's."""
+    if app is None:
+        return {}
+    return {**app.desired, **(app.pinned_desired or {})}
 
 
 def _group(api_version: str) -> str:

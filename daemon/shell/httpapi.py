@@ -1,8 +1,9 @@
 """The daemon's HTTP server (aiohttp, embedded with ``AppRunner`` in the daemon's loop).
 
-It serves ``GET /healthz`` (the process answers), ``GET /readyz`` (started up and the
-event log answers), ``GET /metrics`` (Prometheus, from the folded state) and the
-webhooks ``POST /hooks/{github,gitlab,generic}``; later parts add ``/api`` and ``/ui``
+It serves ``GET /healthz`` (the process answers), ``GET /readyz`` (200 when the daemon
+says it is ready, else 503 with its reason; the runtime decides what ready means),
+``GET /metrics`` (Prometheus, from the folded state) and the webhooks
+``POST /hooks/{github,gitlab,generic}``; later parts add ``/api`` and ``/ui``
 with ``Server.add_routes`` before ``run``, and reach shared resources through typed
 ``web.AppKey`` entries (``HOOKS``, ``PROBES``). It binds the configured ``http.listen``
 address, loopback by default.

@@ -150,18 +150,30 @@ async def running(
     sim: Emulator,
     upstream: Upstream,
     apps: list[dict[str, Any]] | None = None,
+    clusters: list[dict[str, Any]] | None = None,
+    startup_wait: float = 60.0,
+    before_serve: Callable[[main.Daemon], None] | None = None,
 ) -> AsyncIterator[GitOps]:
-    """Start gitopsd on these; stop it (SIGTERM-like) at the end."""
+    """Start gitopsd on these; stop it (SIGTERM-like) at the end.
+
+    ``clusters`` are added to ``sim``; ``before_serve`` sees the daemon before it starts
+    (to add a state listener, say).
+    """
     doc = {
         "state_dir": str(tmp_path / "state"),
         "http": {"listen": "127.0.0.1:0"},
-        "clusters": [{"name": "sim", "kubeconfig": str(sim.kubeconfig_path), "timeout": "5s"}],
+        "clusters": [
+            {"name": "sim", "kubeconfig": str(sim.kubeconfig_path), "timeout": "5s"},
+            *(clusters or []),
+        ],
         "sources": [{"name": "repo", "url": upstream.url, "branch": "main", "interval": "1h"}],
         "apps": apps if apps is not None else [app_config()],
     }
     config = settings.loads(yaml.safe_dump(doc), filename="e2e.yaml", environ={})
     store = await eventstore.connect(database_url, pool_size=8)
-    daemon = main.Daemon(config, store)
+    daemon = main.Daemon(config, store, startup_wait=startup_wait)
+    if before_serve is not None:
+        before_serve(daemon)
     serving = asyncio.create_task(daemon.serve())
     try:
         await asyncio.wait_for(daemon.ready.wait(), 30)

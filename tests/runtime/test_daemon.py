@@ -19,7 +19,7 @@ from daemon.shell import eventstore
 
 
 def test_run_notifies_ready_then_stopping_on_sigterm(tmp_path: Path, database_url: str) -> None:
-    """Under NOTIFY_SOCKET: READY=1 after start-up, WATCHDOG=1 at half of WatchdogSec, STOPPING=1."""
+    """Under NOTIFY_SOCKET: READY=1 after start-up, STATUS once ready, WATCHDOG=1s, STOPPING=1."""
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
@@ -44,6 +44,12 @@ def test_run_notifies_ready_then_stopping_on_sigterm(tmp_path: Path, database_ur
         ready = sock.recv(4096).decode()
         assert ready.splitlines()[0] == "READY=1"
         assert ready.splitlines()[1].startswith("STATUS=folded up to position")
+        # The status line changes once warmed up; the watchdog pings at half of WatchdogSec.
+        before = []
+        while not (message := sock.recv(4096).decode()).startswith("STATUS="):
+            before.append(message)
+        assert message == "STATUS=ready: live state listed, folded up to 0"
+        assert set(before) <= {"WATCHDOG=1"}
         assert [sock.recv(4096).decode() for _ in range(3)] == ["WATCHDOG=1"] * 3
         proc.send_signal(signal.SIGTERM)
         while (message := sock.recv(4096).decode()) == "WATCHDOG=1":

@@ -1,11 +1,11 @@
 """The daemon's HTTP server (aiohttp, embedded with ``AppRunner`` in the daemon's loop).
 
 It serves ``GET /healthz`` (the process answers), ``GET /readyz`` (started up and the
-event log answers), ``GET /metrics`` (Prometheus, from the folded state) and the
-webhooks ``POST /hooks/{github,gitlab,generic}``; later parts add ``/api`` and ``/ui``
-with ``Server.add_routes`` before ``run``, and reach shared resources through typed
-``web.AppKey`` entries (``HOOKS``, ``PROBES``). It binds the configured ``http.listen``
-address, loopback by default.
+event log answers; a standby answers 503 ``standby``), ``GET /metrics`` (Prometheus,
+from the folded state) and the webhooks ``POST /hooks/{github,gitlab,generic}``; later
+parts add ``/api`` and ``/ui`` with ``Server.add_routes`` before ``run``, and reach
+shared resources through typed ``web.AppKey`` entries (``HOOKS``, ``PROBES``). It binds
+the configured ``http.listen`` address, loopback by default.
 
 Webhooks: the body is read up to ``core.webhooks.MAX_BODY`` (1 MiB; more is 413),
 authenticated and matched by ``core.webhooks.decide`` against the sources' secrets in
@@ -53,6 +53,8 @@ class Probes:
 
     ready: Readiness
     metrics: CollectorRegistry
+    unready: str = "not ready"
+    """The ``status`` /readyz reports with its 503 (a standby says ``standby``)."""
 
 
 PROBES = web.AppKey("probes", Probes)
@@ -115,10 +117,11 @@ async def _healthz(_: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    ready, why = await request.app[PROBES].ready()
+    probes = request.app[PROBES]
+    ready, why = await probes.ready()
     if ready:
         return _reply(200, {"status": "ready"})
-    return _reply(503, {"status": "not ready", "reason": why})
+    return _reply(503, {"status": probes.unready, "reason": why})
 
 
 async def _metrics(request: web.Request) -> web.Response:

@@ -156,6 +156,9 @@ class Reconciler:
     async def run(self) -> None:
         """Reconcile until cancelled."""
         await self.start()
+        # Every app starts dirty: look now, not at the first new event, which may never
+        # come (a `gitopsd sync` or a commit recorded while no daemon ran is due already).
+        self._wake.set()
         try:
             while True:
                 timeout = self._next_timer()

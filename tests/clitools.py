@@ -111,6 +111,13 @@ def get_json(url: str, *, timeout: float = 10) -> tuple[int, Any]:
         return err.code, orjson.loads(err.read())
 
 
+def get_body(url: str, *, timeout: float = 10) -> bytes:
+    """GET ``url`` (which must answer 200): the body."""
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        body: bytes = resp.read()
+        return body
+
+
 def postgres_processes_in(directory: Path) -> list[int]:
     """Pids of postgres processes whose command line names a path under ``directory``."""
     return [

@@ -16,7 +16,7 @@ can be named (``holder``), by a standby, by ``gitopsd sync`` or by hand::
     SELECT a.application_name, a.client_addr, a.backend_start
     FROM pg_locks l JOIN pg_stat_activity a USING (pid)
     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-      AND l.classid = 1735980143 AND l.objid = 1886610433
+      AND l.classid = 1734964335 AND l.objid = 1886610433
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database());
 
 Needs a direct connection (or a session-mode pooler): a transaction-mode pooler such

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 import structlog
 import yaml
-from clitools import Serving, get_json, gitopsd
+from clitools import Serving, get_body, get_json, gitopsd
 from gitfixtures import Upstream, free_port
 
 from daemon import settings
@@ -194,7 +194,7 @@ async def test_losing_the_lock_session_stops_the_loops_and_stands_by(
 
 
 async def test_an_unreachable_database_leaves_a_standby_saying_why(tmp_path: Path) -> None:
-    """With no database to take the lock on, the daemon stands by and /readyz says why."""
+    """With no database to take the lock on, the daemon stands by: /readyz says why, /healthz is ok."""
 
     def never() -> leader.Active:
         raise AssertionError("no daemon may start without the lock")
@@ -206,6 +206,9 @@ async def test_an_unreachable_database_leaves_a_standby_saying_why(tmp_path: Pat
         assert lead.reason.startswith("cannot reach the database to take the lock: ")
         status, body = await readyz(lead.standby_http)
         assert (status, body) == (503, {"status": "standby", "reason": lead.reason})
+        base = readyz_url(lead.standby_http).removesuffix("/readyz")
+        assert await asyncio.to_thread(get_json, base + "/healthz") == (200, {"status": "ok"})
+        assert await asyncio.to_thread(get_body, base + "/metrics") == b""
     assert (lead.role, lead.terms) == (Role.STOPPED, 0)
 
 

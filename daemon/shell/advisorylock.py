@@ -47,7 +47,10 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
   AND l.classid = $1 AND l.objid = $2
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
-_HELD = f"SELECT EXISTS ({_HOLDER} AND l.pid = pg_backend_pid())"
+_HELD = """
+SELECT EXISTS (SELECT FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'
+               AND granted AND objsubid = 1 AND classid = $1 AND objid = $2)
+"""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

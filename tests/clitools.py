@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import orjson
 import psutil
@@ -91,6 +92,19 @@ class Serving:
         code = self.proc.wait(timeout=timeout)
         self._reader.join(timeout)
         return code
+
+    def terminate(self, *, timeout: float = 60) -> int:
+        """SIGTERM, then wait for the process to end; its exit code."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.exit_code(timeout=timeout)
+
+    def __enter__(self) -> Self:
+        """The running process (closed at the end of the block)."""
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Kill it if it still runs."""
+        self.close()
 
     def close(self) -> None:
         """Kill the process if it still runs, and reap it."""

@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 import structlog
@@ -77,39 +78,32 @@ def test_a_second_gitopsd_stands_by_and_takes_over_on_sigterm(
     """The second `gitopsd run` says standby (log, /readyz, systemd) and serves once the first stops."""
     write_config(tmp_path)
     sock_path = tmp_path / "notify.sock"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(sock_path))
-    sock.settimeout(60)
     env = {"GITOPSD_DATABASE_URL": database_url}
-    first = Serving("run", cwd=tmp_path, env=env)
-    second: Serving | None = None
-    try:
+    with (
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock,
+        Serving("run", cwd=tmp_path, env=env) as first,
+    ):
+        sock.bind(str(sock_path))
+        sock.settimeout(60)
         instance = first.wait_for("daemon.active")["instance"]
         first.wait_for("daemon.ready")
-        second = Serving("run", cwd=tmp_path, env=env | {"NOTIFY_SOCKET": str(sock_path)})
-        lines = second.wait_for_all("daemon.standby", "http.listening")
-        reason = f"another gitopsd (instance {instance}) holds the lock"
-        standby = lines["daemon.standby"]
-        assert (standby["reason"], standby["holder"]) == (reason, instance)
-        port = lines["http.listening"]["port"]
-        assert get_json(f"http://127.0.0.1:{port}/readyz") == (
-            503,
-            {"status": "standby", "reason": reason},
-        )
-        assert sock.recv(4096).decode() == f"READY=1\nSTATUS=standby: {reason}"
-        first.proc.send_signal(signal.SIGTERM)
-        assert first.exit_code() == 0
-        lines = second.wait_for_all("daemon.active", "daemon.ready", "http.listening")
-        assert lines["daemon.active"]["term"] == 1
-        port = lines["http.listening"]["port"]
-        assert get_json(f"http://127.0.0.1:{port}/readyz") == (200, {"status": "ready"})
-        second.proc.send_signal(signal.SIGTERM)
-        assert second.exit_code() == 0
-    finally:
-        for proc in (first, second):
-            if proc is not None:
-                proc.close()
-        sock.close()
+        with Serving("run", cwd=tmp_path, env=env | {"NOTIFY_SOCKET": str(sock_path)}) as second:
+            lines = second.wait_for_all("daemon.standby", "http.listening")
+            reason = f"another gitopsd (instance {instance}) holds the lock"
+            standby = lines["daemon.standby"]
+            assert (standby["reason"], standby["holder"]) == (reason, instance)
+            port = lines["http.listening"]["port"]
+            assert get_json(f"http://127.0.0.1:{port}/readyz") == (
+                503,
+                {"status": "standby", "reason": reason},
+            )
+            assert sock.recv(4096).decode() == f"READY=1\nSTATUS=standby: {reason}"
+            assert first.terminate() == 0
+            lines = second.wait_for_all("daemon.active", "daemon.ready", "http.listening")
+            assert lines["daemon.active"]["term"] == 1
+            port = lines["http.listening"]["port"]
+            assert get_json(f"http://127.0.0.1:{port}/readyz") == (200, {"status": "ready"})
+            assert second.terminate() == 0
 
 
 def test_kill_9_of_the_active_gitopsd_hands_over_to_the_standby(
@@ -122,22 +116,15 @@ def test_kill_9_of_the_active_gitopsd_hands_over_to_the_standby(
         sources=[{"name": "repo", "url": upstream.url, "branch": "main", "interval": "1h"}],
     )
     env = {"GITOPSD_DATABASE_URL": database_url}
-    first = Serving("run", cwd=tmp_path, env=env)
-    second: Serving | None = None
-    try:
+    with Serving("run", cwd=tmp_path, env=env) as first:
         first.wait_for("source.revision")  # CommitRecorded and RevisionObserved committed
-        second = Serving("run", cwd=tmp_path, env=env)
-        second.wait_for("daemon.standby")
-        first.proc.kill()
-        assert first.exit_code() == -signal.SIGKILL
-        ready = second.wait_for("daemon.ready", timeout=30)
-        assert ready["position"] == 2
-        second.proc.send_signal(signal.SIGTERM)
-        assert second.exit_code() == 0
-    finally:
-        for proc in (first, second):
-            if proc is not None:
-                proc.close()
+        with Serving("run", cwd=tmp_path, env=env) as second:
+            second.wait_for("daemon.standby")
+            first.proc.kill()
+            assert first.exit_code() == -signal.SIGKILL
+            ready = second.wait_for("daemon.ready", timeout=30)
+            assert ready["position"] == 2
+            assert second.terminate() == 0
 
 
 async def test_losing_the_lock_session_stops_the_loops_and_stands_by(
@@ -194,7 +181,7 @@ async def test_losing_the_lock_session_stops_the_loops_and_stands_by(
 
 
 async def test_an_unreachable_database_leaves_a_standby_saying_why(tmp_path: Path) -> None:
-    """With no database to take the lock on, the daemon stands by: /readyz says why, /healthz is ok."""
+    """With no database to take the lock on, the daemon stands by: /readyz says why, no webhooks."""
 
     def never() -> leader.Active:
         raise AssertionError("no daemon may start without the lock")
@@ -209,6 +196,9 @@ async def test_an_unreachable_database_leaves_a_standby_saying_why(tmp_path: Pat
         base = readyz_url(lead.standby_http).removesuffix("/readyz")
         assert await asyncio.to_thread(get_json, base + "/healthz") == (200, {"status": "ok"})
         assert await asyncio.to_thread(get_body, base + "/metrics") == b""
+        hook = base + "/hooks/github"
+        async with aiohttp.ClientSession() as session, session.post(hook, data=b"{}") as resp:
+            assert resp.status == 404  # only the active daemon polls on a push
     assert (lead.role, lead.terms) == (Role.STOPPED, 0)
 
 

@@ -21,7 +21,7 @@ import yaml
 from daemon import configdump, errors, logs, settings
 from daemon.runtime import appcommands, database, demo, gitloop, verify
 from daemon.runtime import main as daemon_main
-from daemon.shell import gitsource, render
+from daemon.shell import eventstore, gitsource, render
 
 T = TypeVar("T")
 
@@ -272,12 +272,15 @@ def _app_store_call(ctx: _Context, name: str, action: Any) -> Any:
 @click.option("--actor", default=None, help="Who (default: cli:<your user>).")
 @pass_ctx
 def sync_cmd(ctx: _Context, app: str, reason: str, actor: str | None) -> None:
-    """Ask the daemon to sync APP now (recorded with its actor)."""
+    """Ask the daemon to sync APP now (recorded with its actor; acted on by the active gitopsd)."""
     who = appcommands.actor_name(actor)
-    position = _app_store_call(
-        ctx, app, lambda store, a: appcommands.request_sync(store, a, actor=who, reason=reason)
-    )
-    click.echo(f"sync of {app} requested by {who} (event {position})")
+
+    async def record(store: eventstore.EventStore, config: settings.AppConfig) -> str:
+        position = await appcommands.request_sync(store, config, actor=who, reason=reason)
+        holder = await appcommands.active_daemon(store)
+        return appcommands.sync_outcome(app, actor=who, position=position, holder=holder)
+
+    click.echo(_app_store_call(ctx, app, record))
 
 
 @cli.command("rollback")

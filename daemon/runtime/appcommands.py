@@ -3,7 +3,9 @@
 Each action is an event appended to the app's stream with the person as its actor
 (``meta.actor``); the running daemon folds it like any other fact and acts on it.
 Status and history are read from the log (snapshot + tail), so they work whether or
-not the daemon is running.
+not the daemon is running; a request recorded while none runs is acted on by the next
+one to start (it folds the request like any other fact). ``active_daemon`` names the
+gitopsd that holds the database's lock, the one that will act.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from daemon.core import events as ev
 from daemon.core import ids
 from daemon.core import state as core_state
 from daemon.runtime import statekeeper
-from daemon.shell import eventstore
+from daemon.shell import advisorylock, eventstore
 
 
 def actor_name(explicit: str | None = None) -> str:
@@ -52,6 +54,28 @@ async def request_sync(
     event = ev.SyncRequested(app=app.name, reason=reason or "manual sync")
     (position,) = await store.append(ids.app_stream(app.name), None, [event], meta=meta)
     return position
+
+
+async def active_daemon(store: eventstore.EventStore) -> advisorylock.Holder | None:
+    """Who holds the database's lock, i.e. which gitopsd acts on requests (None: nobody)."""
+    async with store.pool.acquire() as conn:
+        return await advisorylock.holder(conn)
+
+
+def sync_outcome(app: str, *, actor: str, position: int, holder: advisorylock.Holder | None) -> str:
+    """What ``gitopsd sync`` tells: the request is recorded, and who will act on it when."""
+    recorded = f"sync of {app} recorded by {actor} (event {position})"
+    if holder is None:
+        return (
+            f"{recorded}; no gitopsd is running on this database: the request stays in "
+            "the log and the next gitopsd to start acts on it"
+        )
+    if holder.instance is None:
+        return (
+            f"{recorded}; no gitopsd is active: a {holder.describe()} holds its lock, "
+            "and a gitopsd acts on the request once it takes the lock"
+        )
+    return f"{recorded}; gitopsd instance {holder.instance} is active and acts on it"
 
 
 async def resolve_revision(store: eventstore.EventStore, app: settings.AppConfig, text: str) -> str:

@@ -1,9 +1,11 @@
 """``gitopsd run``: open the log, fold it, start the loops, serve until SIGTERM.
 
-Start-up order: database (embedded or external) → migrations → state from snapshot +
-tail → root tasks under the supervisor → ``READY=1``. ``/readyz`` turns ready later,
-when the informers have listed and every app was looked at (``runtime.warmup``); the
-systemd status line says so then. On SIGTERM or SIGINT:
+Start-up order: database (embedded or external) → migrations → the database's lock
+(``runtime.leader``: a standby until it is taken, then a fresh ``Daemon`` served while
+it holds) → state from snapshot + tail → root tasks under the supervisor →
+``READY=1``. ``/readyz`` turns ready later, when the informers have listed and every
+app was looked at (``runtime.warmup``); the systemd status line says so then. On
+SIGTERM or SIGINT:
 ``STOPPING=1``, producers stop first, the writer drains (appends in flight are
 committed), then the store closes and the embedded server is released.
 """
@@ -24,6 +26,7 @@ from daemon.runtime import (
     database,
     gitloop,
     informers,
+    leader,
     projector,
     reconciler,
     statekeeper,
@@ -40,6 +43,11 @@ STOP_INPUTS = 0
 STOP_WRITER = 10
 
 
+def new_instance() -> str:
+    """This process's instance id: ``host:pid:random`` (in events' meta and the lock's name)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 class Daemon:
     """The running daemon's parts, reachable by the loops (and by tests)."""
 
@@ -48,13 +56,14 @@ class Daemon:
         config: settings.Config,
         store: eventstore.EventStore,
         *,
+        instance: str | None = None,
         startup_wait: float = warmup.TIMEOUT,
     ) -> None:
         """Wire the parts; nothing runs until ``serve``; ``/readyz`` waits ``startup_wait``."""
         self.config = config
         self.startup_wait = startup_wait
         self.store = store
-        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.instance = instance or new_instance()
         self.writer = writer.Writer(store)
         self.keeper = statekeeper.StateKeeper(store)
         self.supervisor = Supervisor()
@@ -175,6 +184,17 @@ class Daemon:
                 await self.keeper.snapshot()
 
 
+def leader_for(config: settings.Config, store: eventstore.EventStore) -> leader.Leader:
+    """A leader that serves a fresh ``Daemon`` on ``store`` whenever it holds the lock."""
+    instance = new_instance()
+    return leader.Leader(
+        config,
+        url=store.url,
+        instance=instance,
+        daemon=lambda: Daemon(config, store, instance=instance),
+    )
+
+
 async def run(config: settings.Config) -> int:
     """Run the daemon; returns the process exit code."""
     db = await database.locate(config)
@@ -184,9 +204,10 @@ async def run(config: settings.Config) -> int:
             log.info("migration.applied", version=migration.version, name=migration.name)
         store = await eventstore.connect(db.url, pool_size=config.database.pool_size)
         try:
-            await Daemon(config, store).serve()
-        except ExceptionGroup as group:
-            for exc in group.exceptions:
+            await leader_for(config, store).run()
+        except (ExceptionGroup, leader.StopOverdueError, OSError) as failed:
+            # OSError: the standby's probes could not listen on http.listen.
+            for exc in failed.exceptions if isinstance(failed, ExceptionGroup) else [failed]:
                 log.error("daemon.failed", error=f"{type(exc).__name__}: {exc}")  # noqa: TRY400
             return 1
         finally:

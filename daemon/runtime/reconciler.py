@@ -223,7 +223,10 @@ class Reconciler:
         await self._keeper.wait_for(await self._store.last_position())
         await self._watch_declared()
         self.started.set()
-        self._wake.set()  # every app is dirty: look now (each waits for its informers)
+        # Every app is dirty: look now (each waits for its informers), not at the first new
+        # event, which may never come (a `gitopsd sync` or a commit recorded while no
+        # daemon ran is due already).
+        self._wake.set()
 
     async def _watch_declared(self) -> None:
         """Ask the informers for every kind an app declares or has applied, before any look."""

@@ -77,3 +77,7 @@ class Supervisor:
     def stopping(self) -> bool:
         """True once ``stop()`` was called."""
         return self._stopping.is_set()
+
+    def running(self) -> list[str]:
+        """Names of the root tasks started and not yet ended."""
+        return [name for name, task in self._tasks.items() if not task.done()]

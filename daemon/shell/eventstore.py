@@ -164,9 +164,17 @@ class EventStore:
         self._versions: dict[str, int] = {}
         self._versions_at = -1
 
-    async def close(self) -> None:
-        """Close the pool, waiting for in-flight queries."""
-        await self.pool.close()
+    async def close(self, *, timeout: float = 10.0) -> None:
+        """Close the pool, waiting up to ``timeout`` s for queries in flight, then cut them off.
+
+        The bound matters when a query hangs on a dead connection: ``pool.close`` alone
+        would wait for it forever and the process would never exit.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self.pool.close()
+        except TimeoutError:
+            self.pool.terminate()
 
     # -- writing ----------------------------------------------------------------------
 

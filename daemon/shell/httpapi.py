@@ -1,8 +1,9 @@
 """The daemon's HTTP server (aiohttp, embedded with ``AppRunner`` in the daemon's loop).
 
 It serves ``GET /healthz`` (the process answers), ``GET /readyz`` (200 when the daemon
-says it is ready, else 503 with its reason; the runtime decides what ready means),
-``GET /metrics`` (Prometheus, from the folded state) and the webhooks
+says it is ready, else 503 with its reason and a status word: ``not ready``, or
+``standby`` for a daemon waiting for the database's lock; the runtime decides what ready
+means), ``GET /metrics`` (Prometheus, from the folded state) and the webhooks
 ``POST /hooks/{github,gitlab,generic}``; later parts add ``/api`` and ``/ui``
 with ``Server.add_routes`` before ``run``, and reach shared resources through typed
 ``web.AppKey`` entries (``HOOKS``, ``PROBES``). It binds the configured ``http.listen``
@@ -55,6 +56,8 @@ class Probes:
 
     ready: Readiness
     metrics: CollectorRegistry
+    unready: str = "not ready"
+    """The ``status`` /readyz reports with its 503 (a standby says ``standby``)."""
 
 
 PROBES = web.AppKey("probes", Probes)
@@ -117,10 +120,11 @@ async def _healthz(_: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    ready, why = await request.app[PROBES].ready()
+    probes = request.app[PROBES]
+    ready, why = await probes.ready()
     if ready:
         return _reply(200, {"status": "ready"})
-    return _reply(503, {"status": "not ready", "reason": why})
+    return _reply(503, {"status": probes.unready, "reason": why})
 
 
 async def _metrics(request: web.Request) -> web.Response:

@@ -142,6 +142,28 @@ class GitOps:
         return [e for e in items if getattr(e, "sync_id", None) == planned.sync_id]
 
 
+def config_for(
+    *,
+    tmp_path: Path,
+    sim: Emulator,
+    upstream: Upstream,
+    apps: list[dict[str, Any]] | None = None,
+    clusters: list[dict[str, Any]] | None = None,
+) -> settings.Config:
+    """The configuration of an e2e daemon: the emulator and ``clusters``, the upstream, ``apps``."""
+    doc = {
+        "state_dir": str(tmp_path / "state"),
+        "http": {"listen": "127.0.0.1:0"},
+        "clusters": [
+            {"name": "sim", "kubeconfig": str(sim.kubeconfig_path), "timeout": "5s"},
+            *(clusters or []),
+        ],
+        "sources": [{"name": "repo", "url": upstream.url, "branch": "main", "interval": "1h"}],
+        "apps": apps if apps is not None else [app_config()],
+    }
+    return settings.loads(yaml.safe_dump(doc), filename="e2e.yaml", environ={})
+
+
 @contextlib.asynccontextmanager
 async def running(
     *,
@@ -159,17 +181,7 @@ async def running(
     ``clusters`` are added to ``sim``; ``before_serve`` sees the daemon before it starts
     (to add a state listener, say).
     """
-    doc = {
-        "state_dir": str(tmp_path / "state"),
-        "http": {"listen": "127.0.0.1:0"},
-        "clusters": [
-            {"name": "sim", "kubeconfig": str(sim.kubeconfig_path), "timeout": "5s"},
-            *(clusters or []),
-        ],
-        "sources": [{"name": "repo", "url": upstream.url, "branch": "main", "interval": "1h"}],
-        "apps": apps if apps is not None else [app_config()],
-    }
-    config = settings.loads(yaml.safe_dump(doc), filename="e2e.yaml", environ={})
+    config = config_for(tmp_path=tmp_path, sim=sim, upstream=upstream, apps=apps, clusters=clusters)
     store = await eventstore.connect(database_url, pool_size=8)
     daemon = main.Daemon(config, store, startup_wait=startup_wait)
     if before_serve is not None:

@@ -110,6 +110,30 @@ async def test_manual_sync_with_auto_sync_off_records_the_actor(
         assert [p.trigger for p in planned] == ["requested"]
 
 
+async def test_a_sync_requested_while_no_daemon_ran_is_acted_on_at_start(
+    tmp_path: Path,
+    database_url: str,
+    emulator: Emulator,
+    upstream: Upstream,
+    store: eventstore.EventStore,
+) -> None:
+    """`gitopsd sync` recorded while no daemon runs is carried out by the next one to start."""
+    v1 = upstream.commit({"apps/web/cm.yaml": manifest(configmap("settings", {"v": "1"}))})
+    manual = app_config(sync={"auto": False, "create_namespace": True})
+    common = {"tmp_path": tmp_path, "database_url": database_url, "sim": emulator}
+    async with running(**common, upstream=upstream, apps=[manual]) as gitops:
+        await gitops.until(
+            lambda: APP in gitops.state.apps and gitops.app().revision == v1, "rendered"
+        )
+    await appcommands.request_sync(
+        store, gitops.config.apps[0], actor="cli:frank", reason="while it was down"
+    )
+    async with running(**common, upstream=upstream, apps=[manual]) as again:
+        await again.synced(v1)
+        planned = [i.event for i in await again.events() if isinstance(i.event, ev.SyncPlanned)]
+        assert [p.trigger for p in planned] == ["requested"]
+
+
 async def test_verify_names_a_plan_that_does_not_replay(
     tmp_path: Path,
     database_url: str,

@@ -269,3 +269,17 @@ async def test_two_stores_on_one_log_see_each_others_versions(
         assert [i.version for i in await store.read_stream("source/a")] == [1, 2, 3, 4]
     finally:
         await other.close()
+
+
+async def test_close_cuts_off_a_query_that_does_not_end(database_url: str) -> None:
+    """Closing does not wait forever for a hung query: after its timeout the pool is terminated."""
+    store = await eventstore.connect(database_url, pool_size=2)
+    hung = asyncio.create_task(store.pool.execute("SELECT pg_sleep(600)"))
+    while not await store.pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(600)'"
+    ):
+        await asyncio.sleep(0.02)
+    await store.close(timeout=0.2)
+    with pytest.raises(asyncpg.ConnectionDoesNotExistError):
+        await hung
+    assert store.pool.is_closing()

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 import aiohttp
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 
 from daemon.core import webhooks
 from daemon.shell import httpapi
@@ -67,6 +68,28 @@ async def test_healthz(served: tuple[str, _Recorder]) -> None:
     base, _ = served
     async with aiohttp.ClientSession() as session, session.get(base + "/healthz") as resp:
         assert (resp.status, await resp.json()) == (200, {"status": "ok"})
+
+
+async def test_readyz_reports_the_unready_status_the_probes_name() -> None:
+    """/readyz answers 503 with the probes' own unready status (a standby's) and the reason."""
+
+    async def standby() -> tuple[bool, str]:
+        return False, "another gitopsd holds the lock"
+
+    server = httpapi.Server("127.0.0.1:0")
+    server.enable_probes(
+        httpapi.Probes(ready=standby, metrics=CollectorRegistry(), unready="standby")
+    )
+    task = asyncio.create_task(server.run())
+    await asyncio.wait_for(server.started.wait(), 10)
+    assert server.bound is not None
+    url = f"http://127.0.0.1:{server.bound[1]}/readyz"
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        reply = (resp.status, await resp.json())
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert reply == (503, {"status": "standby", "reason": "another gitopsd holds the lock"})
 
 
 async def test_github_push_with_valid_signature_polls_the_matching_sources(

@@ -99,7 +99,9 @@ def test_a_second_gitopsd_stands_by_and_takes_over_on_sigterm(
             )
             assert sock.recv(4096).decode() == f"READY=1\nSTATUS=standby: {reason}"
             assert first.terminate() == 0
-            lines = second.wait_for_all("daemon.active", "daemon.ready", "http.listening")
+            lines = second.wait_for_all(
+                "daemon.active", "daemon.ready", "http.listening", "startup.ready"
+            )
             assert lines["daemon.active"]["term"] == 1
             port = lines["http.listening"]["port"]
             assert get_json(f"http://127.0.0.1:{port}/readyz") == (200, {"status": "ready"})
@@ -173,6 +175,9 @@ async def test_losing_the_lock_session_stops_the_loops_and_stands_by(
             assert isinstance(second, main.Daemon)
             await second.ready.wait()
             await second.http.started.wait()
+            while second.warmup is None:  # its tasks start right after it is made active
+                await asyncio.sleep(0.01)
+            await second.warmup.done.wait()
             assert (lead.terms, second is first) == (2, False)
             assert await readyz(second.http) == (200, {"status": "ready"})
     finally:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from daemon.shell.render.kustomize import fieldspecs, ids, kfile, nameref, target, transformers
+from daemon.shell.render.kustomize import ids, kfile, nameref, target, transformers, varref
 from daemon.shell.render.kustomize.resource import Resource
 from daemon.shell.render.reader import Reader
 from daemon.shell.render.result import Sourced
@@ -68,9 +68,11 @@ def render(files: Reader, *, path: str) -> list[Sourced]:
     """The objects ``kustomize build PATH`` would print, in its order."""
     builder = target.Builder(files)
     top = kfile.load(files, path)
-    resources = builder.accumulate(path, [], chain=())
+    acc = builder.accumulate(path, target.Accumulation([]), chain=())
+    resources = acc.resources
     transformers.hash_suffixes(resources)
-    nameref.fix(resources, fieldspecs.DEFAULT.name_reference)
+    nameref.fix(resources, acc.config.name_reference)
+    varref.resolve(resources, acc.variables, acc.config.var_reference)
     resources = [r for r in resources if not _is_local_config(r)]
     resources = order(resources, top.sort_options)
     return [Sourced(_cleaned(r), r.file, r.line) for r in resources]

@@ -2,12 +2,13 @@
 
 Each replacement is inline or ``path:`` to a file holding one replacement or a list.
 Its ``source`` selects exactly one resource (by group/version/kind/name/namespace,
-matched against any of its names so far) and reads ``fieldPath`` (``metadata.name``
+matched exactly against any of its names so far) and reads ``fieldPath`` (``metadata.name``
 by default), optionally one ``delimiter``-separated piece of it; ``sourceValue``
 gives the value directly. Each ``targets`` entry selects resources with ``select``
-(regexes, plus label and annotation selectors), drops those any ``reject`` matches,
-and writes every ``fieldPaths`` entry (``create`` makes missing fields; with a
-``delimiter`` the value replaces, prepends or appends one piece of the target).
+(exact values as in kustomize v5.5, not regexes; plus label and annotation
+selectors), drops those any ``reject`` matches, and writes every ``fieldPaths``
+entry (``create`` makes missing fields; with a ``delimiter`` the value replaces,
+prepends or appends one piece of the target).
 
 Writing into a scalar keeps the target's type where kustomize keeps its YAML tag: a
 string stays a string, a number or a created field takes the value's plain YAML
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -177,7 +177,14 @@ def _value(resources: Sequence[Resource], replacement: Replacement) -> Any:
     if replacement.source is None:
         return replacement.value
     source = replacement.source
-    found = [r for r in resources if any(_is_selected_by(i, source) for i in _ids(r))]
+    found = [
+        r
+        for r in resources
+        if any(
+            _is_selected_by(i, source.gvk, name=source.name, namespace=source.namespace)
+            for i in _ids(r)
+        )
+    ]
     if len(found) > 1:
         raise RenderError(f"multiple matches for source {source.display()}")
     if not found:
@@ -196,14 +203,15 @@ def _ids(res: Resource) -> list[ResId]:
     return [ResId(cur.gvk, cur.name, res.namespace, cur.cluster), *res.prev_ids()]
 
 
-def _is_selected_by(rid: ResId, source: Source) -> bool:
-    if source.name and source.name != rid.name:
+def _is_selected_by(rid: ResId, gvk: Gvk, *, name: str, namespace: str) -> bool:
+    """Kyaml's ResId.IsSelectedBy: empty selector parts match anything."""
+    if name and name != rid.name:
         return False
-    if source.namespace and (
-        ResId(rid.gvk, "", source.namespace).effective_namespace() != rid.effective_namespace()
+    if namespace and (
+        ResId(rid.gvk, "", namespace).effective_namespace() != rid.effective_namespace()
     ):
         return False
-    return rid.gvk.is_selected_by(source.gvk)
+    return rid.gvk.is_selected_by(gvk)
 
 
 def _refined(value: Any, options: Options) -> Any:
@@ -246,20 +254,9 @@ def _is_rejected(res: Resource, reject: kfile.Selector) -> bool:
 
 
 def _matches_any_id(res: Resource, selector: kfile.Selector) -> bool:
-    """True when one of the resource's ids matches every regex of ``selector``."""
-
-    def full(pattern: str, text: str) -> bool:
-        try:
-            return not pattern or re.fullmatch(pattern, text) is not None
-        except re.error as exc:
-            raise RenderError(f"invalid regular expression {pattern!r}: {exc}") from exc
-
+    """True when one of the resource's ids is selected (exact values, as kustomize v5.5)."""
     return any(
-        full(selector.gvk.group, rid.gvk.group)
-        and full(selector.gvk.version, rid.gvk.version)
-        and full(selector.gvk.kind, rid.gvk.kind)
-        and full(selector.name, rid.name)
-        and full(selector.namespace, rid.namespace)
+        _is_selected_by(rid, selector.gvk, name=selector.name, namespace=selector.namespace)
         for rid in _ids(res)
     )
 

@@ -2,16 +2,17 @@
 
 ``render`` builds the kustomization at an app's path: accumulation (``target``), then
 the steps kustomize runs once at the top — hash suffixes on generated ConfigMaps and
-Secrets, name reference fixing, dropping ``config.kubernetes.io/local-config``
-objects — then the output order (kustomize's legacy order unless the top
-kustomization's ``sortOptions`` says ``fifo`` or gives its own kind lists), and the
-removal of kustomize's internal annotations.
+Secrets, name reference fixing, ``vars`` substitution, dropping
+``config.kubernetes.io/local-config`` objects — then the output order (kustomize's
+legacy order unless the top kustomization's ``sortOptions`` says ``fifo`` or gives its
+own kind lists), and the removal of kustomize's internal annotations.
 
 Supported fields: resources/bases, components, namespace, namePrefix, nameSuffix,
 commonLabels, labels, commonAnnotations, images/imageTags, replicas, patches,
 patchesStrategicMerge, patchesJson6902, configMapGenerator, secretGenerator,
-generatorOptions, transformers (built-in configurations), sortOptions. Anything else
-fails with ``unsupported kustomize field X (FILE:LINE)``.
+generatorOptions, replacements, vars, configurations, transformers (built-in
+configurations), sortOptions. Anything else fails with
+``unsupported kustomize field X (FILE:LINE)``.
 """
 
 from __future__ import annotations

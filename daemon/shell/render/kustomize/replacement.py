@@ -284,6 +284,12 @@ def _write(res: Resource, value: Any, path: str, options: Options) -> None:
             f"unable to {verb} field {path!r} in replacement target {res.cur_id().display()}"
         )
     for container, key in slots:
+        if container[key] is None:
+            # kustomize fails here too (it cannot decode the value as a !!null).
+            raise RenderError(
+                f"field {path!r} of replacement target {res.cur_id().display()} is null: "
+                "give it a value or remove it"
+            )
         container[key] = _new_value(container[key], value, options)
 
 

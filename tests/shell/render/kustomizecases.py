@@ -78,4 +78,18 @@ def load_all() -> list[Case]:
     return cases
 
 
+REPOSITORY = Path(__file__).parents[3]
+DEPLOY_CASES = [
+    Case(
+        id=f"deploy/{variant}",
+        directory=REPOSITORY / "deploy",
+        path=variant,
+        source="gitopsd's own deploy/ manifests",
+        error=None,
+        intentional=None,
+    )
+    for variant in ("cluster", "namespaced")
+]
+"""The repository's own kustomizations (checked by the oracle test only)."""
+
 CASES = load_all()

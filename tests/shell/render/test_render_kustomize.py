@@ -449,8 +449,8 @@ spec:
         image: envoy:1.29
 """
     )
+    assert build(git_tree, files, "overlays/dev") == expected
     result = render.render(git_tree(files), path="overlays/dev", config=config())
-    assert result.objects == expected
     assert result.renderer == "kustomize"
     assert {
         "base/kustomization.yaml",

@@ -141,7 +141,12 @@ def load(paths: Iterable[str], *, load_file: Load, limits: Limits) -> Transforme
         )
         if document.value is None:
             continue
-        config = merge(config, _parse(document.value, file=path, lines=document.key_lines))
+        try:
+            config = merge(config, _parse(document.value, file=path, lines=document.key_lines))
+        except RenderError as exc:
+            if exc.file:
+                raise
+            raise RenderError(exc.message, file=path) from exc
     return config
 
 

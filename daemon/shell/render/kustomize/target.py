@@ -76,7 +76,12 @@ class Builder:
         own = configs.load(
             k.configurations, load_file=self.loader(k, "configurations"), limits=self.files.limits
         )
-        acc.config = configs.merge(acc.config, configs.merge(configs.DEFAULT, own))
+        try:
+            acc.config = configs.merge(acc.config, configs.merge(configs.DEFAULT, own))
+        except RenderError as exc:
+            raise RenderError(
+                f"configurations: {exc.message}", file=k.file, line=k.line("configurations")
+            ) from exc
         acc.resources = self.run_generators(k, acc.resources)
         for path in k.components:
             sub = self.directory(k, path, key="components", chain=chain)

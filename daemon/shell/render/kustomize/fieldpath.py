@@ -36,22 +36,38 @@ _SLICE_INDEX = re.compile(r"^(.*)\[(\d+)\]$")
 
 
 def split(path: str) -> list[str]:
-    """``path`` split at dots that are not inside ``[...]``."""
-    parts: list[str] = []
-    current = ""
-    depth = 0
-    for char in path:
-        if char == "[":
-            depth += 1
-        elif char == "]" and depth:
-            depth -= 1
-        if char == "." and depth == 0:
-            parts.append(current)
-            current = ""
+    r"""``path`` split at dots as kyaml's SmarterPathSplitter does.
+
+    ``\.`` escapes a dot; a leading dot is dropped; a bracketed part spanning dots is
+    kept whole (``[app.kubernetes.io/name=x]``), and without ``=`` it is a plain key
+    with the brackets removed (``[cert-manager.io/inject-ca-from]``).
+    """
+    pieces = path.split(".")
+    if len(pieces) > 1 and pieces[0] == "":
+        pieces = pieces[1:]
+    escaped = [pieces[0]]
+    for piece in pieces[1:]:
+        if escaped[-1].endswith("\\"):
+            escaped[-1] = escaped[-1][:-1] + "." + piece
         else:
-            current += char
-    parts.append(current)
-    return parts
+            escaped.append(piece)
+    out: list[str] = []
+    index = 0
+    while index < len(escaped):
+        piece = escaped[index]
+        if piece.startswith("[") and not piece.endswith("]"):
+            group = [piece]
+            while index < len(escaped) - 1:
+                index += 1
+                group.append(escaped[index])
+                if escaped[index].endswith("]"):
+                    break
+            joined = ".".join(group)
+            out.append(joined if "=" in joined else joined.strip("[]"))
+        else:
+            out.append(piece)
+        index += 1
+    return out
 
 
 def split_with_indexes(path: str) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final, Literal
 
+from daemon.shell.render.kustomize import transformers
 from daemon.shell.render.result import RenderError
 
 Slot = tuple[dict[str, Any] | list[Any], Any]
@@ -103,15 +104,6 @@ def _index(part: str) -> int | None:
     return int(part) if part.isdigit() else None
 
 
-def text(value: Any) -> str:
-    """A scalar as kyaml reads its text (null is empty)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def lookup(node: Any, parts: list[str]) -> Any:
     """The value at ``parts`` below ``node``, ``MISSING`` when there is none."""
     for part in parts:
@@ -143,10 +135,10 @@ def lookup(node: Any, parts: list[str]) -> Any:
 
 def _element_text(element: Any, key: str) -> str | None:
     if not key:
-        return None if isinstance(element, (dict, list)) else text(element)
+        return None if isinstance(element, (dict, list)) else transformers.text(element)
     if not isinstance(element, dict) or element.get(key) is None:
         return None
-    return text(element[key]).strip()
+    return transformers.text(element[key]).strip()
 
 
 def _part_kind(next_part: str | None, default: CreateKind) -> CreateKind:

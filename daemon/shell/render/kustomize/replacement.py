@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from daemon.shell.render import yamlsafe
-from daemon.shell.render.kustomize import fieldpath, kfile, selectors
+from daemon.shell.render.kustomize import fieldpath, kfile, selectors, transformers
 from daemon.shell.render.kustomize.ids import Gvk, ResId
 from daemon.shell.render.kustomize.resource import Resource
 from daemon.shell.render.result import Limits, RenderError
@@ -114,17 +114,17 @@ def _replacement(f: kfile.Fields, *, where: str) -> Replacement:
         raise f.fail("replacements must specify a source and at least one target")
     return Replacement(
         source=_source(source) if source is not None else None,
-        value=None if value is None else yamlsafe_text(value),
+        value=None if value is None else _source_value(value),
         targets=tuple(_target(t) for t in targets),
         where=where,
     )
 
 
-def yamlsafe_text(value: Any) -> str:
+def _source_value(value: Any) -> str:
     """A scalar as YAML text (``sourceValue`` is read as a string)."""
     if isinstance(value, (dict, list)):
         raise RenderError("sourceValue must be a scalar")
-    return fieldpath.text(value)
+    return transformers.text(value)
 
 
 def _options(f: kfile.Fields | None) -> Options:
@@ -219,10 +219,10 @@ def _refined(value: Any, options: Options) -> Any:
         return value
     if isinstance(value, (dict, list)):
         raise RenderError("delimiter option can only be used with scalar nodes")
-    pieces = fieldpath.text(value).split(options.delimiter)
+    pieces = transformers.text(value).split(options.delimiter)
     if not 0 <= options.index < len(pieces):
         raise RenderError(
-            f"options.index {options.index} is out of bounds for value {fieldpath.text(value)}"
+            f"options.index {options.index} is out of bounds for value {transformers.text(value)}"
         )
     return pieces[options.index]
 
@@ -297,8 +297,8 @@ def _new_value(current: Any, value: Any, options: Options) -> Any:
     if options.delimiter:
         if isinstance(current, (dict, list)):
             raise RenderError("delimiter option can only be used with scalar nodes")
-        pieces = fieldpath.text(current).split(options.delimiter)
-        piece = fieldpath.text(value)
+        pieces = transformers.text(current).split(options.delimiter)
+        piece = transformers.text(value)
         if options.index < 0:
             pieces.insert(0, piece)
         elif options.index >= len(pieces):
@@ -308,7 +308,7 @@ def _new_value(current: Any, value: Any, options: Options) -> Any:
         value = options.delimiter.join(pieces)
     if isinstance(current, (dict, list)):
         return copy.deepcopy(value)
-    text = "" if isinstance(value, (dict, list)) else fieldpath.text(value)
+    text = "" if isinstance(value, (dict, list)) else transformers.text(value)
     if isinstance(current, str):
         return text
     return yamlsafe.resolve_plain(text)

@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from daemon.shell.render.kustomize import fieldpath, fieldspecs, ids, kfile
+from daemon.shell.render.kustomize import fieldpath, fieldspecs, ids, kfile, transformers
 from daemon.shell.render.kustomize.fieldspecs import FieldSpec
 from daemon.shell.render.kustomize.ids import Gvk, ResId
 from daemon.shell.render.kustomize.resource import Resource
@@ -193,7 +193,7 @@ def expand(text: str, values: dict[str, Any]) -> Any:
             mapped = _mapped(name, values)
             if text == f"$({name})":
                 return mapped
-            out.append(fieldpath.text(mapped) if not isinstance(mapped, float) else repr(mapped))
+            out.append(transformers.text(mapped) if not isinstance(mapped, float) else repr(mapped))
             cursor = close + 1
         else:
             out.append("$" + following)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
+import test_render_kustomize_oracle
 from rendertest import config, docs
 
 from daemon.shell import render
@@ -24,7 +27,19 @@ def suffix(**fields: object) -> str:
 
 
 def build(git_tree, files: dict[str, str], path: str) -> list[dict[str, object]]:
-    return render.render(git_tree(files), path=path, config=config()).objects
+    """Gitopsd's objects for ``files``, checked against ``kubectl kustomize`` on the same tree."""
+    objects = render.render(git_tree(files), path=path, config=config()).objects
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, text in files.items():
+            target = Path(scratch, name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        theirs = test_render_kustomize_oracle.kubectl_build(Path(scratch, path))
+    assert not isinstance(theirs, str), theirs
+    assert test_render_kustomize_oracle.canonical(objects) == (
+        test_render_kustomize_oracle.canonical(theirs)
+    )
+    return objects
 
 
 def test_hash_recipe_matches_suffixes_kustomize_prints() -> None:
@@ -434,8 +449,8 @@ spec:
         image: envoy:1.29
 """
     )
+    assert build(git_tree, files, "overlays/dev") == expected
     result = render.render(git_tree(files), path="overlays/dev", config=config())
-    assert result.objects == expected
     assert result.renderer == "kustomize"
     assert {
         "base/kustomization.yaml",
@@ -446,7 +461,11 @@ spec:
 
 
 def test_strategic_merge_keeps_order_rules_and_directives(git_tree) -> None:
-    """Merge keys, prepend order, null deletes, $patch: delete/replace, ports keyed on port+protocol."""
+    """Merge keys, prepend order, $patch directives, ports keyed on port+protocol, null labels.
+
+    A null label in a patchesStrategicMerge file becomes the text "null", as kustomize
+    reads these patches as resources with string labels.
+    """
     files = {
         "app/kustomization.yaml": "resources:\n- deploy.yaml\npatchesStrategicMerge:\n- patch.yaml\n",
         "app/deploy.yaml": """
@@ -503,7 +522,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: api
-  labels: {keep: me}
+  labels: {drop: "null", keep: me}
 spec:
   template:
     spec:

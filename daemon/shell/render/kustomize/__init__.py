@@ -2,16 +2,17 @@
 
 ``render`` builds the kustomization at an app's path: accumulation (``target``), then
 the steps kustomize runs once at the top — hash suffixes on generated ConfigMaps and
-Secrets, name reference fixing, dropping ``config.kubernetes.io/local-config``
-objects — then the output order (kustomize's legacy order unless the top
-kustomization's ``sortOptions`` says ``fifo`` or gives its own kind lists), and the
-removal of kustomize's internal annotations.
+Secrets, name reference fixing, ``vars`` substitution, dropping
+``config.kubernetes.io/local-config`` objects — then the output order (kustomize's
+legacy order unless the top kustomization's ``sortOptions`` says ``fifo`` or gives its
+own kind lists), and the removal of kustomize's internal annotations.
 
 Supported fields: resources/bases, components, namespace, namePrefix, nameSuffix,
 commonLabels, labels, commonAnnotations, images/imageTags, replicas, patches,
 patchesStrategicMerge, patchesJson6902, configMapGenerator, secretGenerator,
-generatorOptions, transformers (built-in configurations), sortOptions. Anything else
-fails with ``unsupported kustomize field X (FILE:LINE)``.
+generatorOptions, replacements, vars, configurations, transformers (built-in
+configurations), sortOptions. Anything else fails with
+``unsupported kustomize field X (FILE:LINE)``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from daemon.shell.render.kustomize import fieldspecs, ids, kfile, nameref, target, transformers
+from daemon.shell.render.kustomize import ids, kfile, nameref, target, transformers, varref
 from daemon.shell.render.kustomize.resource import Resource
 from daemon.shell.render.reader import Reader
 from daemon.shell.render.result import Sourced
@@ -68,9 +69,11 @@ def render(files: Reader, *, path: str) -> list[Sourced]:
     """The objects ``kustomize build PATH`` would print, in its order."""
     builder = target.Builder(files)
     top = kfile.load(files, path)
-    resources = builder.accumulate(path, [], chain=())
+    acc = builder.accumulate(path, target.Accumulation([]), chain=())
+    resources = acc.resources
     transformers.hash_suffixes(resources)
-    nameref.fix(resources, fieldspecs.DEFAULT.name_reference)
+    nameref.fix(resources, acc.config.name_reference)
+    varref.resolve(resources, acc.variables, acc.config.var_reference)
     resources = [r for r in resources if not _is_local_config(r)]
     resources = order(resources, top.sort_options)
     return [Sourced(_cleaned(r), r.file, r.line) for r in resources]

@@ -153,7 +153,11 @@ class NameReference:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class TransformerConfig:
-    """The field specs in force for one accumulation (kustomize's defaults here)."""
+    """The field specs in force for one accumulation (kustomize's defaults here).
+
+    ``labels`` holds specs a ``configurations`` file adds for every ``labels`` entry;
+    ``var_reference`` the fields ``vars`` are substituted in (``configs`` fills it).
+    """
 
     name_prefix: tuple[FieldSpec, ...]
     name_suffix: tuple[FieldSpec, ...]
@@ -165,6 +169,8 @@ class TransformerConfig:
     images: tuple[FieldSpec, ...]
     replicas: tuple[FieldSpec, ...]
     name_reference: tuple[NameReference, ...]
+    labels: tuple[FieldSpec, ...] = ()
+    var_reference: tuple[FieldSpec, ...] = ()
 
 
 _POD_TEMPLATE_OWNERS = ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job")

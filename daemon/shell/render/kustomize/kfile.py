@@ -126,6 +126,11 @@ class Kustomization:
     generator_options: GeneratorOptions | None = None
     transformers: tuple[str, ...] = ()
     sort_options: SortOptions | None = None
+    configurations: tuple[str, ...] = ()
+    vars: tuple[Fields, ...] = ()
+    """``vars`` entries, read by ``varref.parse``."""
+    replacements: tuple[Fields, ...] = ()
+    """``replacements`` entries, read by ``replacement.parse``."""
     lines: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def line(self, key: str) -> int | None:
@@ -273,6 +278,7 @@ SUPPORTED = {
     "namePrefix", "nameSuffix", "commonLabels", "labels", "commonAnnotations", "images",
     "imageTags", "replicas", "patches", "patchesStrategicMerge", "patchesJson6902",
     "configMapGenerator", "secretGenerator", "generatorOptions", "transformers", "sortOptions",
+    "configurations", "vars", "replacements",
 }  # fmt: skip
 
 
@@ -334,6 +340,9 @@ def parse(value: Any, *, file: str, directory: str, lines: dict[str, int]) -> Ku
         generator_options=_options(options) if options else None,
         transformers=top.strings("transformers"),
         sort_options=_sort_options(sort_options) if sort_options else None,
+        configurations=top.strings("configurations"),
+        vars=tuple(top.items("vars")),
+        replacements=tuple(top.items("replacements")),
         lines=dict(lines),
     )
     if result == Kustomization(file=file, dir=directory, kind=kind, lines=dict(lines)):

@@ -14,6 +14,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import yaml
+
 from daemon.shell.render import yamlsafe
 from daemon.shell.render.kustomize import jsonpatch, kfile, resource, selectors, smp
 from daemon.shell.render.kustomize.resource import Resource
@@ -95,16 +97,87 @@ def apply_patches_strategic_merge(
     loaded: list[Resource] = []
     for entry in entries:
         inline = _inline_objects(entry, where=where, limits=limits)
-        if inline is not None:
-            loaded.extend(inline)
-        else:
-            text = load(entry).decode("utf-8", "replace")
-            loaded.extend(resource.from_text(text, file=entry, limits=limits))
+        text = entry if inline is not None else load(entry).decode("utf-8", "replace")
+        objects = (
+            inline if inline is not None else resource.from_text(text, file=entry, limits=limits)
+        )
+        _metadata_nulls_as_text(objects, text)
+        loaded.extend(objects)
     if not loaded:
         raise RenderError(f"{where}: patchesStrategicMerge patches appear to be empty")
     for obj in loaded:
         resources = apply_strategic(resources, [find_target(resources, obj)], obj)
     return resources
+
+
+_STRING_MAPS = ("labels", "annotations")
+
+
+def _metadata_nulls_as_text(objects: list[Resource], text: str) -> None:
+    """Null label and annotation values of ``patchesStrategicMerge`` objects become text.
+
+    kustomize reads these patches as resources and rewrites their labels and annotations
+    as strings, so ``drop: null`` sets the label to the text ``null`` (``drop:`` to
+    ``""``, ``drop: ~`` to ``~``) instead of deleting it, unlike a ``patches`` entry.
+    """
+    raw = _raw_null_texts(text)
+    for obj in objects:
+        metadata = obj.body.get("metadata")
+        if not isinstance(metadata, dict):
+            continue
+        for field in _STRING_MAPS:
+            values = metadata.get(field)
+            if not isinstance(values, dict):
+                continue
+            for key, value in values.items():
+                if value is None:
+                    values[key] = raw.get((obj.kind, obj.name, field, key), "")
+
+
+def _raw_null_texts(text: str) -> dict[tuple[str, str, str, str], str]:
+    """(kind, name, labels|annotations, key) -> the source text of each null value there."""
+    found: dict[tuple[str, str, str, str], str] = {}
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        return found
+    for node in nodes:
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        top = _scalar_children(node)
+        metadata = _child(node, "metadata")
+        if metadata is None:
+            continue
+        name = _scalar_children(metadata).get("name", "")
+        for field in _STRING_MAPS:
+            values = _child(metadata, field)
+            for key, value in _scalar_nodes(values):
+                if value.tag == "tag:yaml.org,2002:null":
+                    found[(top.get("kind", ""), name, field, key)] = value.value
+    return found
+
+
+def _child(node: yaml.Node | None, key: str) -> yaml.MappingNode | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key and isinstance(v, yaml.MappingNode):
+            return v
+    return None
+
+
+def _scalar_nodes(node: yaml.MappingNode | None) -> list[tuple[str, yaml.ScalarNode]]:
+    if node is None:
+        return []
+    return [
+        (k.value, v)
+        for k, v in node.value
+        if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode)
+    ]
+
+
+def _scalar_children(node: yaml.MappingNode) -> dict[str, str]:
+    return {key: value.value for key, value in _scalar_nodes(node)}
 
 
 def _inline_objects(entry: str, *, where: str, limits: Limits) -> list[Resource] | None:

@@ -39,6 +39,8 @@ class Resource:
     referred: bool = False
     allow_name_change: bool = False
     allow_kind_change: bool = False
+    var_names: list[str] = dataclasses.field(default_factory=list)
+    """Names of the ``vars`` that read from this resource."""
 
     def copy(self) -> Resource:
         """A deep copy (body and metadata)."""
@@ -48,6 +50,7 @@ class Resource:
             previous=list(self.previous),
             prefixes=list(self.prefixes),
             suffixes=list(self.suffixes),
+            var_names=list(self.var_names),
         )
 
     @property

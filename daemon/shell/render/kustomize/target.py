@@ -15,18 +15,22 @@ directory or one of its ancestors (a cycle). Remote bases and files are refused.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from daemon.shell.render import tree as treemod
 from daemon.shell.render.kustomize import (
     builtins,
+    configs,
     fieldspecs,
     generators,
     ids,
     kfile,
     patches,
+    replacement,
     resource,
     transformers,
+    varref,
 )
 from daemon.shell.render.kustomize.resource import Resource
 from daemon.shell.render.reader import Reader
@@ -42,21 +46,43 @@ def is_remote(path: str) -> bool:
     return _REMOTE.search(path) is not None
 
 
+@dataclasses.dataclass(slots=True)
+class Accumulation:
+    """What building a kustomization yields: resources, the field specs in force, vars."""
+
+    resources: list[Resource]
+    config: fieldspecs.TransformerConfig = configs.EMPTY
+    variables: list[varref.Var] = dataclasses.field(default_factory=list)
+
+
 class Builder:
     """Builds one app's kustomization tree through a reader."""
 
     def __init__(self, files: Reader) -> None:
         self.files = files
-        self.config = fieldspecs.DEFAULT
 
     def accumulate(
-        self, directory: str, into: list[Resource], *, chain: tuple[str, ...]
-    ) -> list[Resource]:
-        """Resources of the kustomization at ``directory`` (added to ``into`` for components)."""
+        self, directory: str, into: Accumulation, *, chain: tuple[str, ...]
+    ) -> Accumulation:
+        """The accumulation of the kustomization at ``directory`` (added to ``into``).
+
+        ``into`` is empty for a base; a component works on its parent's accumulation.
+        The steps are kustomize's: resources, configurations, generators, components,
+        transformers, then binding the kustomization's own vars.
+        """
         k = kfile.load(self.files, directory)
         chain = (*chain, self.real(directory))
-        resources = self.add_resources(k, into, chain=chain)
-        resources = self.run_generators(k, resources)
+        acc = self.add_resources(k, into, chain=chain)
+        own = configs.load(
+            k.configurations, load_file=self.loader(k, "configurations"), limits=self.files.limits
+        )
+        try:
+            acc.config = configs.merge(acc.config, configs.merge(configs.DEFAULT, own))
+        except RenderError as exc:
+            raise RenderError(
+                f"configurations: {exc.message}", file=k.file, line=k.line("configurations")
+            ) from exc
+        acc.resources = self.run_generators(k, acc.resources)
         for path in k.components:
             sub = self.directory(k, path, key="components", chain=chain)
             if kfile.load(self.files, sub).kind != "Component":
@@ -65,8 +91,12 @@ class Builder:
                     file=k.file,
                     line=k.line("components"),
                 )
-            resources = self.accumulate(sub, resources, chain=chain)
-        return self.transform(k, resources, chain=chain)
+            acc = self.accumulate(sub, acc, chain=chain)
+        acc.resources = self.transform(k, acc, chain=chain)
+        variables = varref.parse(k.vars)
+        varref.bind(acc.resources, variables)
+        acc.variables = varref.merge(acc.variables, variables)
+        return acc
 
     def real(self, path: str) -> str:
         """``path`` with symlinks followed."""
@@ -135,10 +165,10 @@ class Builder:
         return full
 
     def add_resources(
-        self, k: kfile.Kustomization, into: list[Resource], *, chain: tuple[str, ...]
-    ) -> list[Resource]:
-        """``into`` plus the ``resources`` of ``k``, refusing duplicate ids."""
-        resources = list(into)
+        self, k: kfile.Kustomization, into: Accumulation, *, chain: tuple[str, ...]
+    ) -> Accumulation:
+        """``into`` plus the ``resources`` of ``k`` (refusing duplicate ids), configs and vars."""
+        acc = Accumulation(list(into.resources), into.config, list(into.variables))
         for path in k.resources:
             if (
                 not is_remote(path)
@@ -156,9 +186,12 @@ class Builder:
                         file=k.file,
                         line=k.line("resources"),
                     )
-                found = self.accumulate(sub, [], chain=chain)
-            append_all(resources, found)
-        return resources
+                base = self.accumulate(sub, Accumulation([]), chain=chain)
+                acc.config = configs.merge(acc.config, base.config)
+                acc.variables = varref.merge(acc.variables, base.variables)
+                found = base.resources
+            append_all(acc.resources, found)
+        return acc
 
     def run_generators(self, k: kfile.Kustomization, resources: list[Resource]) -> list[Resource]:
         """ConfigMaps then Secrets, each absorbed by its behavior."""
@@ -180,9 +213,10 @@ class Builder:
         return resources
 
     def transform(
-        self, k: kfile.Kustomization, resources: list[Resource], *, chain: tuple[str, ...]
+        self, k: kfile.Kustomization, acc: Accumulation, *, chain: tuple[str, ...]
     ) -> list[Resource]:
         """The built-in transformers of ``k`` in kustomize's order, then ``transformers``."""
+        resources = acc.resources
         where = k.file
         limits = self.files.limits
 
@@ -199,7 +233,7 @@ class Builder:
             where=where,
             limits=limits,
         )
-        config = self.config
+        config = acc.config
         transformers.namespace(resources, k.namespace, specs=config.namespace)
         if k.name_prefix:
             transformers.prefix_suffix(resources, prefix=k.name_prefix, specs=config.name_prefix)
@@ -222,6 +256,12 @@ class Builder:
             transformers.replicas(resources, name=name, count=count, specs=config.replicas)
         for image in k.images:
             transformers.images(resources, image, specs=config.images)
+        replacement.apply(
+            resources,
+            replacement.parse(
+                k.replacements, load=self.loader(k, "replacements"), limits=self.files.limits
+            ),
+        )
         for entry in k.transformers:
             for plugin in self.transformer_configs(k, entry, chain=chain):
                 resources = builtins.run(plugin, resources, builder=self, k=k)
@@ -242,7 +282,7 @@ class Builder:
                 text, file=self.join(k, entry, key="transformers"), limits=self.files.limits
             )
         sub = self.directory(k, entry, key="transformers", chain=chain)
-        return self.accumulate(sub, [], chain=chain)
+        return self.accumulate(sub, Accumulation([]), chain=chain).resources
 
 
 def _with_options(

@@ -65,7 +65,7 @@ def set_entries(
 
 def label_specs(label: kfile.LabelArgs, config: fieldspecs.TransformerConfig) -> list[FieldSpec]:
     """The field specs one ``labels`` entry writes to."""
-    specs = list(label.fields)
+    specs = fieldspecs.merge_all(list(label.fields), config.labels)
     if label.include_selectors:
         return fieldspecs.merge_all(specs, config.common_labels)
     if label.include_templates:

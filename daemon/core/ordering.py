@@ -5,7 +5,9 @@
 * Phases: ``PreSync`` hooks, then ``Sync`` (ordinary objects), then ``PostSync``
   hooks; ``SyncFail`` hooks only run when a sync fails. Hooks are declared with
   ``gitopsd.io/hook`` or, for teams migrating from Argo CD, ``argocd.argoproj.io/hook``
-  (``Skip`` leaves the object out of syncs).
+  (``Skip`` leaves the object out of syncs). ``Placement.hook`` says whether an object
+  is a hook at all (a ``Sync`` hook shares its phase with ordinary objects); only hooks
+  may be named by ``generateName``, and ``delete_policies`` gives their delete policy.
 * Waves: ``gitopsd.io/sync-wave`` (or ``argocd.argoproj.io/sync-wave``), an integer,
   default 0, lower first; each wave is healthy before the next starts.
 * Kind order within a wave: Helm's install order, which gitops-engine uses too
@@ -23,6 +25,9 @@ from typing import Any
 WAVE_ANNOTATIONS = ("gitopsd.io/sync-wave", "argocd.argoproj.io/sync-wave")
 HOOK_ANNOTATIONS = ("gitopsd.io/hook", "argocd.argoproj.io/hook")
 HOOK_DELETE_ANNOTATIONS = ("gitopsd.io/hook-delete-policy", "argocd.argoproj.io/hook-delete-policy")
+BEFORE_HOOK_CREATION = "BeforeHookCreation"
+HOOK_SUCCEEDED = "HookSucceeded"
+HOOK_FAILED = "HookFailed"
 
 
 class Phase(enum.StrEnum):
@@ -94,6 +99,8 @@ class Placement:
     phase: Phase
     wave: int
     hook_delete: tuple[str, ...] = ()
+    hook: bool = False
+    """Declared a hook (any phase, ``Sync`` included): run with a sync, never a reason for one."""
 
 
 def placement(obj: Mapping[str, Any]) -> Placement:
@@ -119,7 +126,7 @@ def placement(obj: Mapping[str, Any]) -> Placement:
             raise AnnotationError(f"sync-wave {wave_text!r} is not an integer") from None
     delete = _first(annotations, HOOK_DELETE_ANNOTATIONS)
     policies = tuple(p.strip() for p in str(delete).split(",") if p.strip()) if delete else ()
-    return Placement(phase=phase, wave=wave, hook_delete=policies)
+    return Placement(phase=phase, wave=wave, hook_delete=policies, hook=hook is not None)
 
 
 def stage(kind: str) -> int:
@@ -145,3 +152,16 @@ def _first(annotations: Mapping[str, Any], names: tuple[str, ...]) -> Any:
         if name in annotations:
             return annotations[name]
     return None
+
+
+def delete_policies(place: Placement, *, generated: bool) -> tuple[str, ...]:
+    """When a hook is deleted: its ``hook-delete-policy``, else a default.
+
+    A hook named by ``generateName`` without a policy gets ``BeforeHookCreation``, as
+    Argo CD assumes for every hook without one: each sync's instance replaces the last
+    one instead of piling up. A named hook without a policy is left alone (it is applied
+    like any object, so it cannot pile up).
+    """
+    if place.hook_delete or not generated:
+        return place.hook_delete
+    return (BEFORE_HOOK_CREATION,)

@@ -13,8 +13,9 @@ desired a prune — unless pruning is off for the app or the object carries
 ``gitopsd.io/prune: disabled`` (then it is kept). Steps are ordered by
 ``ordering.sort_key``; prunes come last in reverse order.
 
-Hooks run with a sync but never call for one: a plan whose only changes are hooks has
-no changes (Argo CD leaves hooks out of an app's sync status too). A hook named by
+Hooks run with a sync but do not make a plan one with changes (``has_changes``; Argo CD
+leaves hooks out of an app's sync status too): the reconciler syncs for hooks alone only
+while their revision has not synced successfully. A hook named by
 ``generateName`` (key ``.../prefix*``, see ``ids``) is a create in every plan; the
 server names each instance, which the log records, and those instances are the
 executor's to delete by the hook's delete policy, not prunes, while Git declares the
@@ -152,6 +153,11 @@ class Plan:
             s.action is StepAction.REFUSED or (s.action in _CHANGES and s.key not in self.hooks)
             for s in self.steps
         )
+
+    @property
+    def has_hook_changes(self) -> bool:
+        """True when applying it would create or update a hook."""
+        return any(s.action in _CHANGES and s.key in self.hooks for s in self.steps)
 
     @property
     def refused(self) -> tuple[PlanStep, ...]:

@@ -340,7 +340,10 @@ class Reconciler:
     def _trigger(
         self, rt: _AppRuntime, app: core_state.AppState, app_plan: plan.AppPlan
     ) -> str | None:
-        if not app_plan.plan.has_changes:
+        # Hooks alone call for a sync only while their revision has not synced yet (its
+        # sync failed or was interrupted before them): once it has, they wait for the next.
+        unsynced = app_plan.revision != app.last_synced_revision
+        if not (app_plan.plan.has_changes or (unsynced and app_plan.plan.has_hook_changes)):
             return "requested" if app.sync_requested else None
         if app.sync_requested:
             return "requested"

@@ -98,7 +98,11 @@ def test_plan_creates_a_generate_name_hook_every_time_and_it_is_no_change() -> N
             reason="in sync",
         ),
     )
-    assert (result.hooks, result.has_changes) == (frozenset({HOOK}), False)
+    assert (result.hooks, result.has_changes, result.has_hook_changes) == (
+        frozenset({HOOK}),
+        False,
+        True,
+    )
 
 
 def test_generate_name_on_a_non_hook_is_refused() -> None:

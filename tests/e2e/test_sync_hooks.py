@@ -226,3 +226,53 @@ async def test_named_hook_deleted_by_its_policy_does_not_call_for_another_sync(
         gitops.daemon.reconciler.request(APP)
         await gitops.daemon.reconciler.idle()
         assert (gitops.daemon.reconciler.syncs, gitops.app().health) == (syncs, ev.Health.HEALTHY)
+
+
+async def test_a_failed_post_sync_hook_is_retried_and_sync_fail_hooks_run(
+    tmp_path: Path, database_url: str, emulator: Emulator, upstream: Upstream
+) -> None:
+    """Hooks alone are retried while their revision has not synced; SyncFail hooks run each time."""
+    post = f"batch/Job/{NAMESPACE}/smoke-*"
+    fail = f"batch/Job/{NAMESPACE}/page-oncall-*"
+    v1 = upstream.commit(
+        {
+            "apps/web/all.yaml": manifest(
+                configmap("c", {"v": "1"}),
+                hook_job("smoke-", "busybox:broken", **{"gitopsd.io/hook": "PostSync"}),
+                hook_job("page-oncall-", **{"gitopsd.io/hook": "SyncFail"}),
+            )
+        }
+    )
+    retry = {"backoff": "100ms", "max_backoff": "1s", "limit": 1}
+    async with running(
+        tmp_path=tmp_path,
+        database_url=database_url,
+        sim=emulator,
+        upstream=upstream,
+        apps=[app_config(sync={"create_namespace": True, "retry": retry})],
+    ) as gitops:
+        await gitops.until(
+            lambda: gitops.state.apps.get(APP) is not None and gitops.app().failed_syncs == 2,
+            "two failed syncs",
+        )
+        items = [i.event for i in await gitops.events()]
+        plans = [e for e in items if isinstance(e, ev.SyncPlanned)]
+        assert [(p.revision, p.trigger) for p in plans] == [(v1, "revision"), (v1, "revision")]
+        first, second = (
+            [e for e in items if getattr(e, "sync_id", None) == p.sync_id] for p in plans
+        )
+        smoke1, page1 = instance(first, post), instance(first, fail)
+        smoke2, page2 = instance(second, post), instance(second, fail)
+        assert outcomes(second) == [
+            ("deleted", smoke1, post, "BeforeHookCreation"),
+            ("applied", smoke2, post),
+            ("deleted", page1, fail, "BeforeHookCreation"),
+            ("applied", page2, fail),
+        ]
+        # Retries exhausted: nothing more until a new revision or a request.
+        syncs = gitops.daemon.reconciler.syncs
+        gitops.daemon.reconciler.request(APP)
+        await gitops.daemon.reconciler.idle()
+        assert gitops.daemon.reconciler.syncs == syncs
+        report = await verify.verify(gitops.store)
+        assert (report.plans, report.mismatches) == (2, [])

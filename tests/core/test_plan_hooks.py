@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import orjson
+from test_codec_fold import recorded
 
 from daemon.core import codec, fold, ids, ordering, plan
 from daemon.core import events as ev
@@ -13,7 +13,6 @@ from daemon.core.events import PlanStep, StepAction
 
 POLICY = plan.Policy(cluster="dev", namespace="web")
 HOOK = "batch/Job/web/migrate-*"
-EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def job(*, generate: str | None = None, name: str | None = None, **annotations: str) -> Any:
@@ -164,20 +163,6 @@ def test_instances_of_a_declared_hook_are_not_pruned_but_of_a_removed_one_are() 
     assert removed.steps[-1] == PlanStep(
         key=instance, action=StepAction.PRUNE, phase="Prune", reason="no longer in Git"
     )
-
-
-def recorded(events: list[Any]) -> list[ev.Recorded]:
-    return [
-        ev.Recorded(
-            position=i + 1,
-            stream="app/a",
-            version=i + 1,
-            recorded_at=EPOCH,
-            event=e,
-            meta=ev.EventMeta(),
-        )
-        for i, e in enumerate(events)
-    ]
 
 
 def test_fold_tracks_instances_until_the_hook_deletes_them() -> None:

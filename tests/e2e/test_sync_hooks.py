@@ -10,6 +10,7 @@ from gitfixtures import Upstream
 from harness import APP, NAMESPACE, app_config, configmap, manifest, running
 
 from daemon.core import events as ev
+from daemon.core import ids
 from daemon.runtime import appcommands, verify
 from daemon.sim.emulator import Emulator
 
@@ -138,13 +139,12 @@ async def test_generate_name_hooks_are_created_fresh_each_sync(
         assert gitops.daemon.reconciler.syncs == syncs
 
         history = await appcommands.history(gitops.store, gitops.config.apps[0])
-        assert any(
-            line.endswith(
-                f"created Job/{NAMESPACE}/{pre2[len('batch/Job/shop/') :]} "
-                f"(hook Job/{NAMESPACE}/upgrade-sql-schema-*)"
-            )
-            for line in history
-        )
+        shown = f"created {ids.display_key(pre2)} (hook Job/{NAMESPACE}/upgrade-sql-schema-*)"
+        deleted = f"deleted hook {ids.display_key(pre1)} (BeforeHookCreation)"
+        assert [any(line.endswith(text) for line in history) for text in (shown, deleted)] == [
+            True,
+            True,
+        ]
         report = await verify.verify(gitops.store)
         assert (report.plans, report.mismatches) == (2, [])
 
@@ -166,13 +166,7 @@ async def test_failed_hook_is_deleted_by_hook_failed_and_removed_hooks_are_prune
         upstream=upstream,
         apps=[app_config(sync={"create_namespace": True, "retry": {"limit": 0}})],
     ) as gitops:
-        await gitops.until(
-            lambda: (
-                gitops.state.apps.get(APP) is not None
-                and gitops.app().last_sync_result is ev.SyncResult.FAILED
-            ),
-            "a failed sync",
-        )
+        await gitops.sync_failed()
         events = await gitops.last_sync()
         check = instance(events, f"batch/Job/{NAMESPACE}/check-*")
         assert outcomes(events)[1:] == [

@@ -377,7 +377,7 @@ class Reconciler:
             if step.action in (ev.StepAction.UNCHANGED, ev.StepAction.KEEP):
                 continue
             if step.key in app_plan.plan.hooks:
-                continue  # hooks never call for a sync (plan.has_changes)
+                continue  # hooks alone never call for a drift sync (plan.has_changes)
             if step.action is not ev.StepAction.UPDATE or objects is None:
                 return False
             memo = rt.applied.get(step.key)

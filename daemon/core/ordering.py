@@ -5,7 +5,7 @@
 * Phases: ``PreSync`` hooks, then ``Sync`` (ordinary objects), then ``PostSync``
   hooks; ``SyncFail`` hooks only run when a sync fails. Hooks are declared with
   ``gitopsd.io/hook`` or, for teams migrating from Argo CD, ``argocd.argoproj.io/hook``
-  (``Skip`` leaves the object out of syncs). ``Placement.hook`` says whether an object
+  (``Skip`` leaves the object out of syncs). ``Placement.is_hook`` says whether an object
   is a hook at all (a ``Sync`` hook shares its phase with ordinary objects); only hooks
   may be named by ``generateName``, and ``delete_policies`` gives their delete policy.
 * Waves: ``gitopsd.io/sync-wave`` (or ``argocd.argoproj.io/sync-wave``), an integer,
@@ -100,7 +100,12 @@ class Placement:
     wave: int
     hook_delete: tuple[str, ...] = ()
     hook: bool = False
-    """Declared a hook (any phase, ``Sync`` included): run with a sync, never a reason for one."""
+    """Declared with a hook annotation (``Sync`` included)."""
+
+    @property
+    def is_hook(self) -> bool:
+        """A hook: declared as one, or placed in a hook phase (by any annotation)."""
+        return self.hook or self.phase is not Phase.SYNC
 
 
 def placement(obj: Mapping[str, Any]) -> Placement:

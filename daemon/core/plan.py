@@ -225,7 +225,7 @@ def prepare(
             else:
                 if place.phase is ordering.Phase.SKIP:
                     continue
-                if ids.is_generated(key) and not place.hook:
+                if ids.is_generated(key) and not place.is_hook:
                     problem = GENERATE_NAME_REFUSED
                 else:
                     placements[key] = place
@@ -332,7 +332,7 @@ def compute(
     kept = {k for k, hook in instances.items() if hook in declared}
     owned = {k: v for k, v in inventory.items() if k not in kept}
     prunes = _prunes(prepared, live, owned, policy)
-    hooks = frozenset(k for k, place in prepared.placements.items() if place.hook)
+    hooks = frozenset(k for k, place in prepared.placements.items() if place.is_hook)
     return Plan(steps=tuple(s for _, s in steps) + tuple(prunes), hooks=hooks)
 
 

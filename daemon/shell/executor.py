@@ -464,13 +464,13 @@ def _placement(sync: Sync, step: PlanStep) -> ordering.Placement | None:
 
 def _is_hook(sync: Sync, step: PlanStep) -> bool:
     place = _placement(sync, step)
-    return place is not None and place.hook
+    return place is not None and place.is_hook
 
 
 def _policies(sync: Sync, step: PlanStep) -> tuple[str, ...]:
     """The step's hook delete policies (with the default of a ``generateName`` hook)."""
     place = _placement(sync, step)
-    if place is None or not place.hook:
+    if place is None or not place.is_hook:
         return ()
     return ordering.delete_policies(place, generated=ids.is_generated(step.key))
 

@@ -50,12 +50,14 @@ def test_placement_says_what_is_a_hook_and_generate_name_defaults() -> None:
     """Any hook annotation (Sync included) makes a hook; unnamed hooks default to BeforeHookCreation."""
     sync_hook = ordering.placement(job(**{"argocd.argoproj.io/hook": "Sync"}))
     plain = ordering.placement(job())
-    assert (sync_hook.phase, sync_hook.hook, plain.phase, plain.hook) == (
+    assert (sync_hook.phase, sync_hook.is_hook, plain.phase, plain.is_hook) == (
         ordering.Phase.SYNC,
         True,
         ordering.Phase.SYNC,
         False,
     )
+    # A hook phase makes a hook whatever annotation put it there (Helm's, say).
+    assert ordering.Placement(phase=ordering.Phase.POST_SYNC, wave=0).is_hook
     succeeded = ordering.placement(
         job(**{"gitopsd.io/hook": "PostSync", "gitopsd.io/hook-delete-policy": "HookSucceeded"})
     )

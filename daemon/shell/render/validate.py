@@ -97,7 +97,7 @@ def _generated_name(body: dict[str, Any], kind: str, fail: Callable[[str], Rende
     if not isinstance(prefix, str) or not prefix:
         raise fail(f"{kind} has no metadata.name")
     try:
-        is_hook = ordering.placement(body).hook
+        is_hook = ordering.placement(body).is_hook
     except ordering.AnnotationError as exc:
         raise fail(f"{kind} {prefix + ids.GENERATED!r}: {exc}") from None
     if not is_hook:

@@ -9,6 +9,7 @@ from test_codec_fold import recorded
 
 from daemon.core import codec, fold, ids, ordering, plan
 from daemon.core import events as ev
+from daemon.core import state as core_state
 from daemon.core.events import PlanStep, StepAction
 
 POLICY = plan.Policy(cluster="dev", namespace="web")
@@ -204,3 +205,13 @@ def test_object_applied_v1_is_upcast_without_a_hook() -> None:
     }
     assert codec.decode("ObjectApplied", 1, orjson.dumps(v1)) == ev.ObjectApplied(**v1, hook="")
     assert codec.encode(ev.ObjectApplied(**v1))[:2] == ("ObjectApplied", 2)
+
+
+def test_snapshot_from_before_hook_instances_loads_with_none() -> None:
+    """A state snapshot written before AppState.hook_instances existed still loads."""
+    before = core_state.State()
+    before.app("a").inventory["/ConfigMap/web/c"] = "d"
+    doc = orjson.loads(core_state.to_json(before))
+    del doc["state"]["apps"]["a"]["hook_instances"]
+    loaded = core_state.from_json(orjson.dumps(doc))
+    assert loaded == before

@@ -325,3 +325,12 @@ def _compile_builder(
     exec("\n".join(lines), env)  # noqa: S102 - generated from the dataclass's own fields
     builder: Converter = env["build"]
     return builder
+
+
+# -- upcasters ------------------------------------------------------------------------
+
+
+@upcaster("ObjectApplied", from_version=1)
+def _object_applied_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    """v2 added ``hook`` (the generateName hook an instance belongs to): none before."""
+    return {**payload, "hook": ""}

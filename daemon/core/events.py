@@ -282,10 +282,15 @@ class SyncPlanned(EventBase):
     input of the plan that the log does not otherwise hold."""
 
 
-@codec.event("ObjectApplied")
+@codec.event("ObjectApplied", version=2)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ObjectApplied(EventBase):
-    """Server-side apply of one object succeeded; ``resource_version`` is the server's answer."""
+    """Applying one object succeeded; ``resource_version`` is the server's answer.
+
+    Usually a server-side apply of ``key``. For a hook named by ``generateName`` it is a
+    create: ``hook`` is the hook's key (``.../prefix*``) and ``key`` the instance's, with
+    the name the server gave it (version 2 added ``hook``; empty otherwise).
+    """
 
     app: str
     sync_id: str
@@ -293,6 +298,7 @@ class ObjectApplied(EventBase):
     created: bool
     resource_version: str
     digest: str
+    hook: str = ""
 
 
 @codec.event("ObjectPruned")
@@ -303,6 +309,24 @@ class ObjectPruned(EventBase):
     app: str
     sync_id: str
     key: str
+    already_gone: bool = False
+
+
+@codec.event("HookDeleted")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HookDeleted(EventBase):
+    """A hook's instance was deleted as its delete policy asks (or was found gone).
+
+    ``key`` is the object deleted, ``hook`` the hook's key (the same for a named hook,
+    ``.../prefix*`` for one named by ``generateName``); ``delete_policy`` is ``BeforeHookCreation``,
+    ``HookSucceeded`` or ``HookFailed``.
+    """
+
+    app: str
+    sync_id: str
+    key: str
+    hook: str
+    delete_policy: str
     already_gone: bool = False
 
 
@@ -401,6 +425,7 @@ AnyEvent = (
     | SyncPlanned
     | ObjectApplied
     | ObjectPruned
+    | HookDeleted
     | StepFailed
     | ObjectObserved
     | WatchRestarted

@@ -58,6 +58,7 @@ def _apply(state: State, recorded: ev.Recorded) -> None:
             ev.SyncPlanned()
             | ev.ObjectApplied()
             | ev.ObjectPruned()
+            | ev.HookDeleted()
             | ev.StepFailed()
             | ev.SyncFinished()
             | ev.SyncRequested()
@@ -134,6 +135,7 @@ def _sync(
     event: ev.SyncPlanned
     | ev.ObjectApplied
     | ev.ObjectPruned
+    | ev.HookDeleted
     | ev.StepFailed
     | ev.SyncFinished
     | ev.SyncRequested,
@@ -147,12 +149,18 @@ def _sync(
             app.sync_requested = False
         case ev.ObjectApplied():
             app.inventory[event.key] = event.digest
+            if event.hook:
+                app.hook_instances[event.key] = event.hook
             if app.sync is not None:
                 app.sync.applied.append(event.key)
         case ev.ObjectPruned():
             app.inventory.pop(event.key, None)
+            app.hook_instances.pop(event.key, None)
             if app.sync is not None:
                 app.sync.pruned.append(event.key)
+        case ev.HookDeleted():
+            app.inventory.pop(event.key, None)
+            app.hook_instances.pop(event.key, None)
         case ev.StepFailed():
             if app.sync is not None:
                 app.sync.failed.append(event.key)

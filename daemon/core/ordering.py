@@ -5,7 +5,9 @@
 * Phases: ``PreSync`` hooks, then ``Sync`` (ordinary objects), then ``PostSync``
   hooks; ``SyncFail`` hooks only run when a sync fails. Hooks are declared with
   ``gitopsd.io/hook`` or, for teams migrating from Argo CD, ``argocd.argoproj.io/hook``
-  (``Skip`` leaves the object out of syncs).
+  (``Skip`` leaves the object out of syncs). ``Placement.is_hook`` says whether an object
+  is a hook at all (a ``Sync`` hook shares its phase with ordinary objects); only hooks
+  may be named by ``generateName``, and ``delete_policies`` gives their delete policy.
 * Waves: ``gitopsd.io/sync-wave`` (or ``argocd.argoproj.io/sync-wave``), an integer,
   default 0, lower first; each wave is healthy before the next starts.
 * Helm's hook annotations count when an object has no gitopsd/Argo CD hook annotation,
@@ -35,6 +37,9 @@ HOOK_DELETE_ANNOTATIONS = ("gitopsd.io/hook-delete-policy", "argocd.argoproj.io/
 HELM_HOOK = "helm.sh/hook"
 HELM_WEIGHT = "helm.sh/hook-weight"
 HELM_DELETE_POLICY = "helm.sh/hook-delete-policy"
+BEFORE_HOOK_CREATION = "BeforeHookCreation"
+HOOK_SUCCEEDED = "HookSucceeded"
+HOOK_FAILED = "HookFailed"
 
 
 class Phase(enum.StrEnum):
@@ -103,9 +108,9 @@ HELM_PHASES: dict[str, Phase] = {
 HELM_NOT_HOOKS = frozenset({"crd-install"})
 """Helm 2's CRD hook: Argo CD treats such an object as an ordinary one."""
 HELM_DELETE_POLICIES = {
-    "before-hook-creation": "BeforeHookCreation",
-    "hook-succeeded": "HookSucceeded",
-    "hook-failed": "HookFailed",
+    "before-hook-creation": BEFORE_HOOK_CREATION,
+    "hook-succeeded": HOOK_SUCCEEDED,
+    "hook-failed": HOOK_FAILED,
 }
 
 
@@ -120,6 +125,13 @@ class Placement:
     phase: Phase
     wave: int
     hook_delete: tuple[str, ...] = ()
+    hook: bool = False
+    """Declared with a hook annotation (``Sync`` included)."""
+
+    @property
+    def is_hook(self) -> bool:
+        """A hook: declared as one, or placed in a hook phase (by any annotation)."""
+        return self.hook or self.phase is not Phase.SYNC
 
 
 def placement(obj: Mapping[str, Any]) -> Placement:
@@ -153,7 +165,7 @@ def placement(obj: Mapping[str, Any]) -> Placement:
     else:
         helm = _csv(annotations.get(HELM_DELETE_POLICY, ""))
         policies = tuple(HELM_DELETE_POLICIES[p] for p in helm if p in HELM_DELETE_POLICIES)
-    return Placement(phase=phase, wave=wave, hook_delete=policies)
+    return Placement(phase=phase, wave=wave, hook_delete=policies, hook=hook is not None)
 
 
 def helm_phase(hook: str) -> Phase:
@@ -194,3 +206,16 @@ def _first(annotations: Mapping[str, Any], names: tuple[str, ...]) -> Any:
         if name in annotations:
             return annotations[name]
     return None
+
+
+def delete_policies(place: Placement, *, generated: bool) -> tuple[str, ...]:
+    """When a hook is deleted: its ``hook-delete-policy``, else a default.
+
+    A hook named by ``generateName`` without a policy gets ``BeforeHookCreation``, as
+    Argo CD assumes for every hook without one: each sync's instance replaces the last
+    one instead of piling up. A named hook without a policy is left alone (it is applied
+    like any object, so it cannot pile up).
+    """
+    if place.hook_delete or not generated:
+        return place.hook_delete
+    return (BEFORE_HOOK_CREATION,)

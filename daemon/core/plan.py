@@ -14,6 +14,14 @@ desired a prune — unless pruning is off for the app or the object carries
 is kept). Steps are ordered by
 ``ordering.sort_key``; prunes come last in reverse order.
 
+Hooks run with a sync but do not make a plan one with changes (``has_changes``; Argo CD
+leaves hooks out of an app's sync status too): the reconciler syncs for hooks alone only
+while their revision has not synced successfully. A hook named by
+``generateName`` (key ``.../prefix*``, see ``ids``) is a create in every plan; the
+server names each instance, which the log records, and those instances are the
+executor's to delete by the hook's delete policy, not prunes, while Git declares the
+hook. Once it does not, they are pruned like anything else gitopsd applied.
+
 Everything here is a function of its arguments, so ``gitopsd verify`` can recompute a
 recorded plan from the state folded up to the plan's position and get the same steps.
 """
@@ -33,6 +41,11 @@ TRACKING_ANNOTATION = "gitopsd.io/tracking"
 PRUNE_ANNOTATION = "gitopsd.io/prune"
 ARGO_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 HELM_RESOURCE_POLICY = "helm.sh/resource-policy"
+GENERATE_NAME_REFUSED = (
+    "metadata.generateName is only allowed on hooks (PreSync, Sync, PostSync or SyncFail); "
+    "give it a metadata.name"
+)
+GENERATED_HOOK = "hook named by generateName: a new instance is created each sync"
 
 # Built-in kinds that are cluster-scoped (group/Kind); every other built-in is namespaced.
 CLUSTER_SCOPED = frozenset(
@@ -132,11 +145,21 @@ class Plan:
     """An ordered plan."""
 
     steps: tuple[PlanStep, ...]
+    hooks: frozenset[str] = frozenset()
+    """Keys of the steps that are hooks (not recorded: it follows from the bodies)."""
 
     @property
     def has_changes(self) -> bool:
-        """True when applying it would do something (or it refuses something)."""
-        return any(s.action in _CHANGES for s in self.steps)
+        """True when applying it would change an object that is not a hook (or it refuses one)."""
+        return any(
+            s.action is StepAction.REFUSED or (s.action in _CHANGES and s.key not in self.hooks)
+            for s in self.steps
+        )
+
+    @property
+    def has_hook_changes(self) -> bool:
+        """True when applying it would create or update a hook."""
+        return any(s.action in _CHANGES and s.key in self.hooks for s in self.steps)
 
     @property
     def refused(self) -> tuple[PlanStep, ...]:
@@ -204,7 +227,10 @@ def prepare(
             else:
                 if place.phase is ordering.Phase.SKIP:
                     continue
-                placements[key] = place
+                if ids.is_generated(key) and not place.is_hook:
+                    problem = GENERATE_NAME_REFUSED
+                else:
+                    placements[key] = place
         if problem is not None:
             refused[key] = problem
         else:
@@ -275,16 +301,23 @@ def compute(
     live: Mapping[str, Mapping[str, Any] | None],
     inventory: Mapping[str, str],
     policy: Policy,
+    hook_instances: Mapping[str, str] | None = None,
 ) -> Plan:
-    """The ordered steps that converge ``live`` on ``prepared``."""
+    """The ordered steps that converge ``live`` on ``prepared``.
+
+    ``hook_instances`` maps inventory keys that are instances of ``generateName`` hooks
+    to their hook's key (``AppState.hook_instances``).
+    """
     steps: list[tuple[tuple[Any, ...], PlanStep]] = []
     for key, reason in prepared.refused.items():
         refusal = PlanStep(key=key, action=StepAction.REFUSED, reason=reason)
         steps.append((_order(key, None), refusal))
     for key, body in prepared.bodies.items():
         place = prepared.placements[key]
-        current = live.get(key)
-        action, reason = _verdict(app, key, body, current, inventory)
+        if ids.is_generated(key):
+            action, reason = StepAction.CREATE, GENERATED_HOOK
+        else:
+            action, reason = _verdict(app, key, body, live.get(key), inventory)
         step = PlanStep(
             key=key,
             action=action,
@@ -295,8 +328,14 @@ def compute(
         )
         steps.append((_order(key, place), step))
     steps.sort(key=lambda pair: pair[0])
-    prunes = _prunes(prepared, live, inventory, policy)
-    return Plan(steps=tuple(s for _, s in steps) + tuple(prunes))
+    instances = hook_instances or {}
+    # Instances of a hook Git still declares are the hook's business, not prunes.
+    declared = prepared.bodies.keys() | prepared.refused.keys()
+    kept = {k for k, hook in instances.items() if hook in declared}
+    owned = {k: v for k, v in inventory.items() if k not in kept}
+    prunes = _prunes(prepared, live, owned, policy)
+    hooks = frozenset(k for k, place in prepared.placements.items() if place.is_hook)
+    return Plan(steps=tuple(s for _, s in steps) + tuple(prunes), hooks=hooks)
 
 
 def _verdict(
@@ -461,6 +500,11 @@ def plan_app(
         raise MissingBlobsError(missing)
     live = {k: blobs[d] for k, d in live_digests.items()}
     result = compute(
-        app=app_name, prepared=prepared, live=live, inventory=app.inventory, policy=policy
+        app=app_name,
+        prepared=prepared,
+        live=live,
+        inventory=app.inventory,
+        policy=policy,
+        hook_instances=app.hook_instances,
     )
     return AppPlan(revision=revision, plan=result, prepared=prepared, policy=policy)

@@ -54,6 +54,9 @@ class AppState:
     policy_digest: str = ""
     inventory: dict[str, str] = dataclasses.field(default_factory=dict)
     """Keys gitopsd applied and has not pruned, with the digest last applied."""
+    hook_instances: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Instances of hooks named by ``generateName`` still in the inventory: the
+    instance's key (the server's name) -> the hook's key (``.../prefix*``)."""
     health: Health | None = None
     health_message: str = ""
     sync: SyncProgress | None = None

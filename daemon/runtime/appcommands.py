@@ -228,7 +228,12 @@ def describe(event: Any) -> str | None:
             target = _short(event.revision)
             return f"sync {event.sync_id} planned for {target} ({event.trigger}): {summary}"
         case ev.ObjectApplied():
-            return f"  {'created' if event.created else 'updated'} {ids.display_key(event.key)}"
+            verb = "created" if event.created else "updated"
+            hook = f" (hook {ids.display_key(event.hook)})" if event.hook else ""
+            return f"  {verb} {ids.display_key(event.key)}{hook}"
+        case ev.HookDeleted():
+            gone = " (already gone)" if event.already_gone else ""
+            return f"  deleted hook {ids.display_key(event.key)} ({event.delete_policy}){gone}"
         case ev.ObjectPruned():
             return f"  pruned {ids.display_key(event.key)}" + (
                 " (already gone)" if event.already_gone else ""

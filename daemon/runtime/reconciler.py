@@ -406,7 +406,10 @@ class Reconciler:
     def _trigger(
         self, rt: _AppRuntime, app: core_state.AppState, app_plan: plan.AppPlan
     ) -> str | None:
-        if not app_plan.plan.has_changes:
+        # Hooks alone call for a sync only while their revision has not synced yet (its
+        # sync failed or was interrupted before them): once it has, they wait for the next.
+        unsynced = app_plan.revision != app.last_synced_revision
+        if not (app_plan.plan.has_changes or (unsynced and app_plan.plan.has_hook_changes)):
             return "requested" if app.sync_requested else None
         if app.sync_requested:
             return "requested"
@@ -439,6 +442,8 @@ class Reconciler:
         for step in app_plan.plan.steps:
             if step.action in (ev.StepAction.UNCHANGED, ev.StepAction.KEEP):
                 continue
+            if step.key in app_plan.plan.hooks:
+                continue  # hooks alone never call for a drift sync (plan.has_changes)
             if step.action is not ev.StepAction.UPDATE or objects is None:
                 return False
             memo = rt.applied.get(step.key)
@@ -451,7 +456,10 @@ class Reconciler:
     async def _record_health(
         self, name: str, app: core_state.AppState, app_plan: plan.AppPlan
     ) -> None:
-        status = self._health(app_plan.policy.cluster, app_plan.prepared.bodies)
+        # Hooks come and go with syncs (a generateName hook is never live under its own
+        # key): like Argo CD, the app's health is that of its other objects.
+        keys = [k for k in app_plan.prepared.bodies if k not in app_plan.plan.hooks]
+        status = self._health(app_plan.policy.cluster, keys)
         if status.health != app.health or status.message != app.health_message:
             await self._append(
                 name,
@@ -506,13 +514,19 @@ class Reconciler:
         objects = self._keeper.state.clusters.get(cluster)
         live = objects.objects if objects is not None else {}
         uids = {s.key: live[s.key].uid for s in app_plan.plan.steps if s.key in live}
+        app_state = self._keeper.state.apps.get(name)
+        instances: dict[str, list[str]] = {}
+        for instance, hook in sorted(app_state.hook_instances.items() if app_state else ()):
+            instances.setdefault(hook, []).append(instance)
 
-        applied: dict[str, str] = {}
+        # key -> (resourceVersion applied, key of the body it came from: a generateName
+        # hook's instance was created from the hook's)
+        applied: dict[str, tuple[str, str]] = {}
 
         async def record(events: Sequence[ev.EventBase]) -> None:
             for event in events:
                 if isinstance(event, ev.ObjectApplied):
-                    applied[event.key] = event.resource_version
+                    applied[event.key] = (event.resource_version, event.hook or event.key)
             # A step's outcome need not be folded before the next step; the end must.
             finished = any(isinstance(e, ev.SyncFinished) for e in events)
             await self._append(name, list(events), meta=meta, folded=finished)
@@ -522,7 +536,8 @@ class Reconciler:
             deadline = self._clock() + timeout
             for key in keys:
                 if key in applied:
-                    await self._caught_up(cluster, bodies[key], applied[key], deadline)
+                    version, source = applied[key]
+                    await self._caught_up(cluster, bodies[source], version, deadline)
             return await self._wait_healthy(cluster, keys, max(0.0, deadline - self._clock()))
 
         run = executor.Executor(
@@ -538,6 +553,7 @@ class Reconciler:
                 live_uids=uids,
                 allow_recreate=app_plan.policy.allow_recreate,
                 health_timeout=self._health_timeout,
+                hook_instances=instances,
             )
         )
         log.info(

@@ -13,10 +13,15 @@ The protocol, after gitops-engine's sync and Flux's staged apply:
    is dry-run too. One failure stops the sync before anything else changes, naming the
    object (``Kind/ns/name dry-run failed: ...``).
 4. Groups of (phase, wave) are applied in order — server-side apply with field manager
-   ``gitopsd`` and force — and each group but the last must become healthy before the
-   next starts. Hooks with ``BeforeHookCreation`` are deleted before they are applied,
-   ``HookSucceeded``/``HookFailed`` ones after they finish. An immutable-field error
-   recreates the object only when the app allows it.
+   ``gitopsd`` and force — and each group but the last (or one holding a hook) must
+   become healthy before the next starts. Hooks with ``BeforeHookCreation`` are deleted
+   before they are applied, ``HookSucceeded``/``HookFailed`` ones after they finish
+   (``HookDeleted``). A hook named by ``generateName`` cannot be server-side applied (an
+   apply needs a name): it is created (POST, dry-run first too), the server names it,
+   and ``ObjectApplied`` records the instance under that name with the hook's key; the
+   instances earlier syncs left (``Sync.hook_instances``) are what ``BeforeHookCreation``
+   deletes, which is its default policy (``ordering.delete_policies``). An
+   immutable-field error recreates the object only when the app allows it.
 5. Prunes run last, in plan order, each with the live object's uid as a precondition;
    a deletion still pending (finalizers) is not recorded as pruned, so the key stays in
    the inventory and the next sync tries again.
@@ -31,6 +36,7 @@ never applies a step twice with different results.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -56,6 +62,12 @@ class Cluster(Protocol):
         self, body: Mapping[str, Any], *, field_manager: str, force: bool, dry_run: bool
     ) -> tuple[dict[str, Any], bool]:
         """Server-side apply; returns the object and whether it was created."""
+        ...
+
+    async def create(
+        self, body: Mapping[str, Any], *, field_manager: str, dry_run: bool
+    ) -> dict[str, Any]:
+        """POST a new object (one named by ``generateName``); returns it as stored."""
         ...
 
     async def delete(
@@ -93,6 +105,8 @@ class Sync:
     live_uids: Mapping[str, str]
     allow_recreate: bool
     health_timeout: float
+    hook_instances: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
+    """Instances earlier syncs created of each ``generateName`` hook, by the hook's key."""
 
 
 class _SyncFailedError(Exception):
@@ -155,10 +169,14 @@ class Executor:
     async def _dry_run(self, sync: Sync, applies: list[PlanStep], prunes: list[PlanStep]) -> None:
         failures: list[str] = []
         for step in applies:
+            body = sync.bodies[step.key]
             try:
-                await self._cluster.apply(
-                    sync.bodies[step.key], field_manager=FIELD_MANAGER, force=True, dry_run=True
-                )
+                if ids.is_generated(step.key):
+                    await self._cluster.create(body, field_manager=FIELD_MANAGER, dry_run=True)
+                else:
+                    await self._cluster.apply(
+                        body, field_manager=FIELD_MANAGER, force=True, dry_run=True
+                    )
             except kubeerrors.KubeError as exc:
                 if exc.is_immutable and sync.allow_recreate:
                     continue  # the apply will delete and recreate it
@@ -183,11 +201,11 @@ class Executor:
     # -- apply -------------------------------------------------------------------------
 
     async def _apply_group(self, sync: Sync, group: list[PlanStep], *, wait: bool) -> None:
-        for step in group:
-            if step.action in _APPLY_ACTIONS:
-                await self._apply_step(sync, step)
-        keys = [s.key for s in group]
-        hooks = [s for s in group if s.phase != ordering.Phase.SYNC]
+        # The keys to wait on: a generateName hook's is its new instance's.
+        keys = [
+            await self._apply_step(sync, s) if s.action in _APPLY_ACTIONS else s.key for s in group
+        ]
+        hooks = [(s, key) for s, key in zip(group, keys, strict=True) if _is_hook(sync, s)]
         if not (wait or hooks):
             return
         healthy, message = await self._wait_healthy(keys, sync.health_timeout)
@@ -197,10 +215,15 @@ class Executor:
             await self._fail(sync, culprit, "health", message=message)
             raise _SyncFailedError(f"wave did not become healthy: {message}")
 
-    async def _apply_step(self, sync: Sync, step: PlanStep) -> None:
+    async def _apply_step(self, sync: Sync, step: PlanStep) -> str:
+        """Apply (or create) one step's object; returns the key it now lives under."""
+        if ids.is_generated(step.key):
+            return await self._create_instance(sync, step)
         body = sync.bodies[step.key]
-        if "BeforeHookCreation" in _hook_delete(body):
-            await self._delete_and_wait(sync, step.key)
+        if ordering.BEFORE_HOOK_CREATION in _policies(sync, step):
+            await self._delete_hook(
+                sync, step.key, hook=step.key, policy=ordering.BEFORE_HOOK_CREATION, wait=True
+            )
         try:
             obj, created = await self._cluster.apply(
                 body, field_manager=FIELD_MANAGER, force=True, dry_run=False
@@ -215,6 +238,28 @@ class Executor:
             await self._delete_and_wait(sync, step.key)
             obj, created = await self._apply_or_fail(sync, step)
         await self._applied(sync, step, obj, created=created)
+        return step.key
+
+    async def _create_instance(self, sync: Sync, step: PlanStep) -> str:
+        """Create a new instance of a ``generateName`` hook; returns its key."""
+        if ordering.BEFORE_HOOK_CREATION in _policies(sync, step):
+            for previous in sync.hook_instances.get(step.key, ()):
+                await self._delete_hook(
+                    sync, previous, hook=step.key, policy=ordering.BEFORE_HOOK_CREATION, wait=True
+                )
+        try:
+            obj = await self._cluster.create(
+                sync.bodies[step.key], field_manager=FIELD_MANAGER, dry_run=False
+            )
+        except kubeerrors.KubeError as exc:
+            await self._fail(sync, step.key, "create", exc)
+            raise _SyncFailedError(
+                f"{ids.display_key(step.key)} create failed: {_what(exc)}"
+            ) from exc
+        key = ids.with_name(step.key, str((obj.get("metadata") or {}).get("name", "")))
+        log.info("hook.created", hook=step.key, key=key)
+        await self._applied(sync, step, obj, created=True, instance=key)
+        return key
 
     async def _apply_or_fail(self, sync: Sync, step: PlanStep) -> tuple[dict[str, Any], bool]:
         try:
@@ -228,29 +273,73 @@ class Executor:
             ) from exc
 
     async def _applied(
-        self, sync: Sync, step: PlanStep, obj: Mapping[str, Any], *, created: bool
+        self,
+        sync: Sync,
+        step: PlanStep,
+        obj: Mapping[str, Any],
+        *,
+        created: bool,
+        instance: str | None = None,
     ) -> None:
+        """Record the apply; ``instance`` is the key of a ``generateName`` hook's instance."""
         version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
         await self._record(
             [
                 ev.ObjectApplied(
                     app=sync.app,
                     sync_id=sync.sync_id,
-                    key=step.key,
+                    key=instance or step.key,
                     created=created,
                     resource_version=version,
                     digest=step.digest or "",
+                    hook=step.key if instance else "",
                 )
             ]
         )
 
-    async def _delete_and_wait(self, sync: Sync, key: str, *, attempts: int = 100) -> None:
-        """Delete ``key`` (a hook or an object to recreate) and wait until it is gone."""
+    async def _delete_hook(
+        self, sync: Sync, key: str, *, hook: str, policy: str, wait: bool
+    ) -> None:
+        """Delete a hook's object as ``policy`` asks and record it (``HookDeleted``).
+
+        ``wait``: until it is gone (before a new one is created; a failure fails the
+        sync). Otherwise a failure is only logged, and a deletion held by finalizers is
+        not recorded, so the object stays in the inventory.
+        """
+        if wait:
+            outcome: str = await self._delete_and_wait(sync, key)
+        else:
+            try:
+                outcome = await self._cluster.delete(key)
+            except kubeerrors.KubeError as exc:
+                log.warning("hook.delete_failed", key=key, error=str(exc))
+                return
+            if outcome == "pending":
+                return
+        if outcome == "gone" and key == hook:
+            return  # a named hook not created yet: nothing to record
+        deleted = ev.HookDeleted(
+            app=sync.app,
+            sync_id=sync.sync_id,
+            key=key,
+            hook=hook,
+            delete_policy=policy,
+            already_gone=outcome == "gone",
+        )
+        await self._record([deleted])
+
+    async def _delete_and_wait(self, sync: Sync, key: str, *, attempts: int = 100) -> str:
+        """Delete ``key`` (a hook or an object to recreate) and wait until it is gone.
+
+        Returns "gone" when there was nothing to delete, else "deleted".
+        """
         try:
             outcome = await self._cluster.delete(key)
             for _ in range(attempts):
-                if outcome == "gone" or await self._cluster.get(key) is None:
-                    return
+                if outcome == "gone":
+                    return outcome
+                if await self._cluster.get(key) is None:
+                    return "deleted"
                 await asyncio.sleep(0.1)
         except kubeerrors.KubeError as exc:
             await self._fail(sync, key, "delete", exc)
@@ -258,28 +347,23 @@ class Executor:
         await self._fail(sync, key, "delete", message="still being deleted (finalizers?)")
         raise _SyncFailedError(f"{ids.display_key(key)} is still being deleted")
 
-    async def _after_hooks(self, sync: Sync, hooks: list[PlanStep], *, succeeded: bool) -> None:
-        wanted = "HookSucceeded" if succeeded else "HookFailed"
-        for step in hooks:
-            if wanted in _hook_delete(sync.bodies[step.key]):
-                try:
-                    await self._cluster.delete(step.key)
-                except kubeerrors.KubeError as exc:
-                    log.warning("hook.delete_failed", key=step.key, error=str(exc))
+    async def _after_hooks(
+        self, sync: Sync, hooks: list[tuple[PlanStep, str]], *, succeeded: bool
+    ) -> None:
+        """Delete the finished group's hooks (each with its live key) whose policy says so."""
+        wanted = ordering.HOOK_SUCCEEDED if succeeded else ordering.HOOK_FAILED
+        for step, key in hooks:
+            if wanted in _policies(sync, step):
+                await self._delete_hook(sync, key, hook=step.key, policy=wanted, wait=False)
 
     async def _sync_fail_hooks(self, sync: Sync) -> None:
         hooks = [s for s in sync.plan.steps if s.phase == ordering.Phase.SYNC_FAIL]
         for step in hooks:
             if step.action not in _APPLY_ACTIONS:
                 continue
-            try:
-                obj, created = await self._cluster.apply(
-                    sync.bodies[step.key], field_manager=FIELD_MANAGER, force=True, dry_run=False
-                )
-            except kubeerrors.KubeError as exc:
-                await self._fail(sync, step.key, "apply", exc)
-                continue
-            await self._applied(sync, step, obj, created=created)
+            # A failure is recorded by _apply_step; the other SyncFail hooks still run.
+            with contextlib.suppress(_SyncFailedError):
+                await self._apply_step(sync, step)
 
     # -- prune ---------------------------------------------------------------------------
 
@@ -371,11 +455,24 @@ def _groups(steps: list[PlanStep]) -> list[list[PlanStep]]:
     return groups
 
 
-def _hook_delete(body: Mapping[str, Any]) -> tuple[str, ...]:
+def _placement(sync: Sync, step: PlanStep) -> ordering.Placement | None:
     try:
-        return ordering.placement(body).hook_delete
+        return ordering.placement(sync.bodies[step.key])
     except ordering.AnnotationError:
+        return None  # the plan refuses such an object; nothing of it is applied
+
+
+def _is_hook(sync: Sync, step: PlanStep) -> bool:
+    place = _placement(sync, step)
+    return place is not None and place.is_hook
+
+
+def _policies(sync: Sync, step: PlanStep) -> tuple[str, ...]:
+    """The step's hook delete policies (with the default of a ``generateName`` hook)."""
+    place = _placement(sync, step)
+    if place is None or not place.is_hook:
         return ()
+    return ordering.delete_policies(place, generated=ids.is_generated(step.key))
 
 
 def _hint(exc: kubeerrors.KubeError) -> str:

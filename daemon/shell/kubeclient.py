@@ -2,11 +2,12 @@
 
 ``connect`` loads a kubeconfig (and context) or the in-cluster service account the way
 kubernetes_asyncio does, and returns a ``KubeClient``: discovery (``resource_for``),
-server-side apply, get, delete, paged list and watch, every request passing through
-a client-side token bucket (``qps``/``burst``), a timeout, and bounded retries of 429,
-500, 503, 504 and unanswered requests with capped exponential backoff, honouring the
-server's Retry-After (header or ``details.retryAfterSeconds``). Failures surface as
-``kubeerrors`` exceptions naming the object.
+server-side apply, create (for ``generateName``), get, delete, paged list and watch,
+every request passing through a client-side token bucket (``qps``/``burst``), a
+timeout, and bounded retries of 429, 500, 503, 504 and unanswered requests (a create:
+429 only) with capped exponential backoff, honouring the server's Retry-After (header
+or ``details.retryAfterSeconds``). Failures surface as ``kubeerrors`` exceptions
+naming the object.
 
 Requests go through ``ApiClient.call_api`` (so authentication, token refresh, TLS and
 the User-Agent are kubernetes_asyncio's) with ``_preload_content=False``: this module
@@ -242,6 +243,37 @@ class KubeClient:
         obj: JSON = answer.json()
         return obj, answer.status == 201
 
+    async def create(
+        self, body: Mapping[str, Any], *, field_manager: str = "gitopsd", dry_run: bool = False
+    ) -> JSON:
+        """POST ``body`` to its collection; returns the object the server stored.
+
+        For objects named by ``metadata.generateName`` (server-side apply needs a name):
+        the answer carries the name the server chose. A create is not idempotent, so it
+        is retried only on 429 (refused before it was carried out): after a lost answer
+        it may have happened, and the error is raised instead of creating a second one.
+        """
+        meta = body.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "")
+        shown = str(meta.get("name") or "") or str(meta.get("generateName") or "") + ids.GENERATED
+        target = (str(body.get("apiVersion", "")), str(body.get("kind", "")), namespace, shown)
+        res, _, _, ref = await self._resolve(target)
+        if res.namespaced and not namespace:
+            raise ValueError(f"{ref}: {res.kind} is namespaced: set metadata.namespace")
+        query = [("fieldManager", field_manager)]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        answer = await self._object_request(
+            "POST",
+            res.path(namespace=namespace),
+            res,
+            ref,
+            query=query,
+            body=dict(body),
+            retry=_is_refused,
+        )
+        return _with_type(answer.json(), res)
+
     async def get(self, target: Target) -> JSON | None:
         """The object, or None when it does not exist."""
         res, namespace, name, ref = await self._resolve(target)
@@ -393,11 +425,12 @@ class KubeClient:
         query: Sequence[tuple[str, str]] = (),
         body: Any = None,
         content_type: str = "application/json",
+        retry: Callable[[KubeError], bool] | None = None,
     ) -> _Answer:
         """A request on a resource's URL; a plain-text 404 means discovery was stale."""
         try:
             return await self._request(
-                method, path, query=query, body=body, content_type=content_type
+                method, path, query=query, body=body, content_type=content_type, retry=retry
             )
         except KubeError as exc:
             if isinstance(exc, ApiError) and exc.plain and exc.code == 404:
@@ -413,8 +446,12 @@ class KubeClient:
         query: Sequence[tuple[str, str]] = (),
         body: Any = None,
         content_type: str = "application/json",
+        retry: Callable[[KubeError], bool] | None = None,
     ) -> _Answer:
-        """One request with rate limit, timeout and retries; raises ``KubeError``."""
+        """One request with rate limit, timeout and retries; raises ``KubeError``.
+
+        ``retry`` says which failures may be retried (default: ``is_retryable``).
+        """
         timeout = aiohttp.ClientTimeout(total=self.timeout)
 
         async def attempt() -> _Answer:
@@ -436,7 +473,7 @@ class KubeClient:
                 raise kubeerrors.from_response(resp.status, resp.headers, data)
             return _Answer(resp.status, resp.headers, data)
 
-        return await self._retrying(attempt, method, path)
+        return await self._retrying(attempt, method, path, retry=retry)
 
     async def _open_stream(
         self, path: str, *, query: Sequence[tuple[str, str]], timeout: aiohttp.ClientTimeout
@@ -486,7 +523,14 @@ class KubeClient:
             raise UnreachableError(f"{method} {path}: {_explain(exc)}") from exc
         return resp
 
-    async def _retrying(self, attempt: Callable[[], Awaitable[_T]], method: str, path: str) -> _T:
+    async def _retrying(
+        self,
+        attempt: Callable[[], Awaitable[_T]],
+        method: str,
+        path: str,
+        *,
+        retry: Callable[[KubeError], bool] | None = None,
+    ) -> _T:
         """Run ``attempt`` under the rate limit until it succeeds or may not be retried."""
         number = 0
         while True:
@@ -495,7 +539,8 @@ class KubeClient:
             try:
                 return await attempt()
             except KubeError as exc:
-                if not exc.is_retryable or number >= self.retry.attempts:
+                retryable = retry(exc) if retry is not None else exc.is_retryable
+                if not retryable or number >= self.retry.attempts:
                     raise
                 wait = self.retry.wait(number, exc.retry_after)
                 log.info(
@@ -533,6 +578,11 @@ def without_env_lookups(api: client.ApiClient) -> None:
     rest.proxy = str(proxy)
     if auth is not None:
         rest.proxy_headers = {**(rest.proxy_headers or {}), "Proxy-Authorization": auth.encode()}
+
+
+def _is_refused(exc: KubeError) -> bool:
+    """429: the server turned the request away before doing anything (safe to send again)."""
+    return exc.code == 429
 
 
 def _display(kind: str, namespace: str, name: str) -> str:

@@ -131,6 +131,15 @@ class GitOps:
 
         await self.until(done, f"{app} synced at {revision[:8]}")
 
+    async def sync_failed(self, app: str = APP) -> None:
+        """Wait until the last sync of ``app`` failed."""
+
+        def failed() -> bool:
+            current = self.state.apps.get(app)
+            return current is not None and current.last_sync_result is ev.SyncResult.FAILED
+
+        await self.until(failed, f"a failed sync of {app}")
+
     async def events(self, app: str = APP) -> list[ev.Recorded]:
         """Every event of the app's stream."""
         return await self.store.read_stream(f"app/{app}")

@@ -77,13 +77,7 @@ async def test_dry_run_failure_changes_nothing(
         upstream=upstream,
         apps=[app_config(sync={"create_namespace": True, "retry": {"limit": 0}})],
     ) as gitops:
-        await gitops.until(
-            lambda: (
-                gitops.state.apps.get("web") is not None
-                and gitops.app().last_sync_result is ev.SyncResult.FAILED
-            ),
-            "a failed sync",
-        )
+        await gitops.sync_failed()
         events = await gitops.last_sync()
         assert [type(e).__name__ for e in events] == [
             "SyncPlanned",
@@ -144,13 +138,7 @@ async def test_restrictions_refuse_before_anything_is_applied(
         upstream=upstream,
         apps=[restricted],
     ) as gitops:
-        await gitops.until(
-            lambda: (
-                gitops.state.apps.get("web") is not None
-                and gitops.app().last_sync_result is ev.SyncResult.FAILED
-            ),
-            "a refused sync",
-        )
+        await gitops.sync_failed()
         events = await gitops.last_sync()
         planned = events[0]
         assert isinstance(planned, ev.SyncPlanned)

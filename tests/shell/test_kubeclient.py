@@ -122,6 +122,26 @@ async def test_apply_creates_then_updates_as_field_manager_gitopsd(
     assert managers == [("gitopsd", "Apply")]
 
 
+async def test_create_takes_the_name_the_server_generates(kube: kubeclient.KubeClient) -> None:
+    """A create POSTs a generateName body; a dry run names it too but stores nothing."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"generateName": "hook-", "namespace": "default"},
+        "data": {"k": "v"},
+    }
+    dry = await kube.create(body, dry_run=True)
+    assert await kube.get(("v1", "ConfigMap", "default", dry["metadata"]["name"])) is None
+    made = await kube.create(body)
+    name = made["metadata"]["name"]
+    assert (made["kind"], name.startswith("hook-"), len(name)) == ("ConfigMap", True, 10)
+    live = await kube.get(("v1", "ConfigMap", "default", name))
+    assert live is not None
+    assert [(m["manager"], m["operation"]) for m in live["metadata"]["managedFields"]] == [
+        ("gitopsd", "Update")
+    ]
+
+
 async def test_dry_run_apply_stores_nothing(kube: kubeclient.KubeClient) -> None:
     """A dry-run apply answers like the real one (created) but the object does not exist after."""
     obj, created = await kube.apply(configmap("dry"), dry_run=True)

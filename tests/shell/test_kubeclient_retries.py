@@ -90,6 +90,31 @@ async def test_retryable_answers_are_retried_honouring_retry_after(  # noqa: PLR
     assert (created, rule.fired, sleeps.waits) == (True, 1, waits)
 
 
+def hook_body() -> dict[str, object]:
+    """A ConfigMap named by generateName."""
+    return {**configmap("x"), "metadata": {"generateName": "hook-", "namespace": "default"}}
+
+
+async def test_a_refused_create_is_retried(
+    kube: kubeclient.KubeClient, emulator: Emulator, sleeps: Sleeps
+) -> None:
+    """A create turned away with 429 (nothing done) is sent again after Retry-After."""
+    rule = emulator.faults.inject(429, verb="create", retry_after=1)
+    made = await kube.create(hook_body())
+    assert (made["metadata"]["name"][:5], rule.fired, sleeps.waits) == ("hook-", 1, [1.0])
+
+
+@pytest.mark.parametrize("code", [500, 503, 504])
+async def test_a_create_is_not_retried_after_a_server_error(
+    kube: kubeclient.KubeClient, emulator: Emulator, sleeps: Sleeps, code: int
+) -> None:
+    """A create is not idempotent: after a 5xx it may have happened, so it is not sent again."""
+    rule = emulator.faults.inject(code, verb="create", retry_after=1)
+    with pytest.raises(kubeerrors.ApiError) as caught:
+        await kube.create(hook_body())
+    assert (caught.value.code, rule.fired, sleeps.waits) == (code, 1, [])
+
+
 async def test_backoff_doubles_and_attempts_are_bounded(
     kube: kubeclient.KubeClient, emulator: Emulator, sleeps: Sleeps
 ) -> None:

@@ -386,6 +386,27 @@ async def test_dry_run_create_stores_nothing(raw: Raw, sim: Emulator) -> None:
     ) == (404, before)
 
 
+async def test_dry_run_create_with_generate_name(raw: Raw, sim: Emulator) -> None:
+    """A dry-run create names the object from generateName as a real create does, storing nothing."""
+    before = sim.resource_version
+    body = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "migrate-"}}
+    body["spec"] = {
+        "template": {
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "alpine"}]}
+        }
+    }
+    resp = await raw("POST", "/apis/batch/v1/namespaces/default/jobs?dryRun=All", body=body)
+    meta = resp.json()["metadata"]
+    assert (resp.status, meta["generateName"], "resourceVersion" in meta) == (
+        201,
+        "migrate-",
+        False,
+    )
+    assert re.fullmatch(r"migrate-[bcdfghjklmnpqrstvwxz2456789]{5}", meta["name"])
+    listed = await raw("GET", "/apis/batch/v1/namespaces/default/jobs")
+    assert (listed.json()["items"], sim.resource_version) == ([], before)
+
+
 async def test_dry_run_update_patch_delete(raw: Raw, sim: Emulator) -> None:
     """dryRun=All on PUT, PATCH and DELETE answers as usual with the old RV and stores nothing."""
     made = (await raw("POST", "/api/v1/namespaces/default/configmaps", body=cm("cfg"))).json()

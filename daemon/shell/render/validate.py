@@ -3,17 +3,21 @@
 An object needs a string ``apiVersion`` (``v1`` or ``group/version``), a ``kind``, and
 ``metadata.name`` valid for its kind: a DNS-1123 label for Namespaces and Services, a
 path segment for RBAC kinds, a DNS-1123 subdomain otherwise (what the API server asks;
-custom resources included). ``metadata.namespace``, when given, is a DNS-1123 label. Two
-objects with one key (group/kind/namespace/name) are refused naming both origins.
+custom resources included). A hook (``gitopsd.io/hook`` or ``argocd.argoproj.io/hook``,
+as ``core.ordering`` reads them) may have ``metadata.generateName`` instead, a prefix
+the server completes; any other object needs its name. ``metadata.namespace``, when
+given, is a DNS-1123 label. Two objects with one key (group/kind/namespace/name, the
+``generateName`` prefix standing for the name) are refused naming both origins.
 Schema validation of the rest is the API server's job (server-side dry-run).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from daemon.core import ids
+from daemon.core import ids, ordering
 from daemon.shell.render.result import RenderError, Sourced
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -69,10 +73,11 @@ def check(item: Sourced) -> None:
         raise fail(f"{kind} has no metadata")
     name = metadata.get("name")
     if not isinstance(name, str) or not name:
-        raise fail(f"{kind} has no metadata.name")
-    problem = name_problem(api_version.rpartition("/")[0], kind, name)
-    if problem:
-        raise fail(f"{kind} name {name!r} is invalid: {problem}")
+        name = _generated_name(body, kind, fail)
+    else:
+        problem = name_problem(api_version.rpartition("/")[0], kind, name)
+        if problem:
+            raise fail(f"{kind} name {name!r} is invalid: {problem}")
     namespace = metadata.get("namespace")
     if namespace is not None and (
         not isinstance(namespace, str) or not ids.is_dns1123_label(namespace)
@@ -84,6 +89,30 @@ def check(item: Sourced) -> None:
     annotations = metadata.get("annotations")
     if annotations is not None and not _is_string_map(annotations):
         raise fail(f"{kind} {name!r}: metadata.annotations values must be strings")
+
+
+def _generated_name(body: dict[str, Any], kind: str, fail: Callable[[str], RenderError]) -> str:
+    """How an unnamed object reads in messages (``prefix*``); raises unless it may be unnamed."""
+    prefix = body["metadata"].get("generateName")
+    if not isinstance(prefix, str) or not prefix:
+        raise fail(f"{kind} has no metadata.name")
+    try:
+        is_hook = ordering.placement(body).is_hook
+    except ordering.AnnotationError as exc:
+        raise fail(f"{kind} {prefix + ids.GENERATED!r}: {exc}") from None
+    if not is_hook:
+        raise fail(
+            f"{kind} has no metadata.name: metadata.generateName ({prefix!r}) is only allowed "
+            "on hooks (annotation argocd.argoproj.io/hook or gitopsd.io/hook: PreSync, Sync, "
+            "PostSync or SyncFail); give it a metadata.name"
+        )
+    # The server validates the prefix as a name, a trailing '-' allowed (apimachinery's
+    # ValidateObjectMeta with prefix=true masks it).
+    masked = prefix[:-1] + "a" if prefix.endswith("-") else prefix
+    problem = name_problem(str(body["apiVersion"]).rpartition("/")[0], kind, masked)
+    if problem:
+        raise fail(f"{kind} generateName {prefix!r} is invalid: {problem}")
+    return prefix + ids.GENERATED
 
 
 def _is_string_map(value: Any) -> bool:

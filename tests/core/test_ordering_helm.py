@@ -42,8 +42,11 @@ CASES = [
     ({HOOK: "post-install", DELETE: "hook-failed"}, Placement(Phase.POST_SYNC, 0, ("HookFailed",))),
     ({HOOK: "post-install", DELETE: "keep-forever"}, Placement(Phase.POST_SYNC, 0)),
     # gitopsd's and Argo CD's own annotations win over Helm's, each on its own axis.
-    ({HOOK: "pre-install", "argocd.argoproj.io/hook": "PostSync"}, Placement(Phase.POST_SYNC, 0)),
-    ({HOOK: "pre-delete", "gitopsd.io/hook": "Sync"}, Placement(Phase.SYNC, 0)),
+    (
+        {HOOK: "pre-install", "argocd.argoproj.io/hook": "PostSync"},
+        Placement(Phase.POST_SYNC, 0, hook=True),
+    ),
+    ({HOOK: "pre-delete", "gitopsd.io/hook": "Sync"}, Placement(Phase.SYNC, 0, hook=True)),
     ({WEIGHT: "5", "gitopsd.io/sync-wave": "1"}, Placement(Phase.SYNC, 1)),
     (
         {

@@ -72,3 +72,15 @@ def start_daemon_on_embedded_pg(tmp_path: Path) -> subprocess.Popen[str]:
 def postmaster_of(pgdata: Path) -> psutil.Process:
     """The running postmaster of the server in ``pgdata`` (from postmaster.pid)."""
     return psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+
+
+def fake_tool(directory: Path, name: str, *, version: str, then: str) -> Path:
+    """A stand-in PostgreSQL tool: prints ``version`` for --version, else runs ``then``."""
+    directory.mkdir(exist_ok=True)
+    path = directory / name
+    path.write_text(
+        f'#!/bin/sh\nif [ "$1" = --version ]; then echo "{name} (PostgreSQL) {version}"; exit 0; fi\n'
+        f"{then}\n"
+    )
+    path.chmod(0o755)
+    return path

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import clitools
 import pytest
 
 from daemon import errors
@@ -149,21 +150,11 @@ async def test_restore_refuses_a_file_that_is_not_a_dump(
         pgbackup.check_archive(tmp_path / "missing.dump")
 
 
-def fake_tool(directory: Path, name: str, *, version: str, then: str) -> Path:
-    """A stand-in PostgreSQL tool: prints ``version`` for --version, else runs ``then``."""
-    directory.mkdir(exist_ok=True)
-    path = directory / name
-    path.write_text(
-        f'#!/bin/sh\nif [ "$1" = --version ]; then echo "{name} (PostgreSQL) {version}"; exit 0; fi\n'
-        f"{then}\n"
-    )
-    path.chmod(0o755)
-    return path
-
-
 async def test_failed_dump_leaves_no_file(tmp_path: Path, database_url: str) -> None:
     """A pg_dump that fails leaves neither the file nor a partial one, and says why."""
-    tool = fake_tool(tmp_path / "bin", "pg_dump", version="18.6", then="echo disk full >&2; exit 1")
+    tool = clitools.fake_tool(
+        tmp_path / "bin", "pg_dump", version="18.6", then="echo disk full >&2; exit 1"
+    )
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(pgbackup.BackupError) as info:
@@ -174,7 +165,9 @@ async def test_failed_dump_leaves_no_file(tmp_path: Path, database_url: str) -> 
 
 async def test_dump_with_an_older_pg_dump_is_refused(tmp_path: Path, database_url: str) -> None:
     """A pg_dump older than the server is refused before it runs, naming both versions."""
-    tool = fake_tool(tmp_path / "bin", "pg_dump", version="15.18", then=f"touch {tmp_path / 'ran'}")
+    tool = clitools.fake_tool(
+        tmp_path / "bin", "pg_dump", version="15.18", then=f"touch {tmp_path / 'ran'}"
+    )
     with pytest.raises(pgbackup.BackupError, match=r"is PostgreSQL 15, older than the server"):
         await pgbackup.dump(database_url, tmp_path / "log.dump", pg_dump=tool)
     assert not (tmp_path / "log.dump").exists()

@@ -155,25 +155,29 @@ def pruned(holders: Holders) -> Holders:
 
 
 def join(state_dir: Path, pgdata: Path) -> Holders:
-    """Record this process as a holder and make sure a guardian runs (lock held)."""
+    """Record one more hold by this process and make sure a guardian runs (lock held).
+
+    A process that starts the server twice is listed twice: its first ``leave`` must not
+    stop the server under its second handle.
+    """
     me = identify(os.getpid())
-    assert me is not None
+    assert me is not None  # this process is running
     current = pruned(read(state_dir))
     if current.guardian is None:
         spawn_guardian(state_dir, pgdata)  # it records itself once it holds the lock
-    holders = (*tuple(h for h in current.holders if h.pid != me.pid), me)
-    result = Holders(holders=holders, guardian=current.guardian)
+    result = Holders(holders=(*current.holders, me), guardian=current.guardian)
     write(state_dir, result)
     return result
 
 
 def leave(state_dir: Path) -> Holders:
-    """Remove this process from the holders; returns who is left (lock held)."""
+    """Remove one hold of this process; returns who is left (lock held)."""
     current = pruned(read(state_dir))
-    left = Holders(
-        holders=tuple(h for h in current.holders if h.pid != os.getpid()),
-        guardian=current.guardian,
-    )
+    holders = list(current.holders)
+    mine = [i for i, h in enumerate(holders) if h.pid == os.getpid()]
+    if mine:
+        del holders[mine[0]]
+    left = Holders(holders=tuple(holders), guardian=current.guardian)
     write(state_dir, left)
     return left
 

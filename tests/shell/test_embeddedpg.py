@@ -97,3 +97,17 @@ def test_a_zombie_is_not_alive() -> None:
     os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # waits for the exit, reaps nothing
     assert (pgguardian.is_alive(identity), pgguardian.identify(child.pid)) == (False, None)
     child.wait()
+
+
+def test_two_holds_in_one_process_need_two_stops(pg_tmp_path: Path) -> None:
+    """A process that starts the server twice keeps it running until it stops both handles."""
+    first = embeddedpg.start(pg_tmp_path)
+    second = embeddedpg.start(pg_tmp_path)
+    postmaster = clitools.postmaster_of(first.pgdata)
+    first.stop()
+    assert (postmaster.is_running(), second.psql("postgres", "SELECT 1", check=True)) == (
+        True,
+        "1\n",
+    )
+    second.stop()
+    assert not postmaster.is_running()

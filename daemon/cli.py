@@ -160,17 +160,22 @@ _PG_BIN = click.option(
 )
 
 
+def _run_backup(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a dump or restore; a refusal or a failed tool is printed and exits 1."""
+    try:
+        return _run(coro)
+    except pgbackup.BackupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
 @db_group.command("dump")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_PG_BIN
 @pass_ctx
 def db_dump(ctx: _Context, file: Path, pg_bin: Path | None) -> None:
     """Back up the event log's database to FILE (pg_dump custom format, mode 0600)."""
-    try:
-        _run(database.dump(ctx.config(), file, pg_bin=pg_bin))
-    except pgbackup.BackupError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    _run_backup(database.dump(ctx.config(), file, pg_bin=pg_bin))
     click.echo(f"dumped to {file}")
 
 
@@ -180,11 +185,7 @@ def db_dump(ctx: _Context, file: Path, pg_bin: Path | None) -> None:
 @pass_ctx
 def db_restore(ctx: _Context, file: Path, pg_bin: Path | None) -> None:
     """Restore FILE (from `gitopsd db dump`) into the configured database, if it holds no events."""
-    try:
-        restored = _run(database.restore(ctx.config(), file, pg_bin=pg_bin))
-    except pgbackup.BackupError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    restored = _run_backup(database.restore(ctx.config(), file, pg_bin=pg_bin))
     click.echo(f"restored {restored.events} events (last position {restored.last_position})")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import clitools
 import pytest
+from test_eventstore import commit
 
 from daemon import errors
 from daemon.core import codec
@@ -26,21 +27,6 @@ TABLES = {
     "commits": "position",
     "schema_migrations": "version",
 }
-
-
-def commit(sha: str) -> ev.CommitRecorded:
-    return ev.CommitRecorded(
-        source="infra",
-        sha=sha,
-        parents=(),
-        author="Ada",
-        author_email="ada@example.com",
-        authored_at="2026-11-26T10:00:00+00:00",
-        committer="Ada",
-        committer_email="ada@example.com",
-        committed_at="2026-11-26T10:00:00+00:00",
-        subject=f"commit {sha}",
-    )
 
 
 async def contents(url: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -21,7 +21,7 @@ import yaml
 from daemon import configdump, errors, logs, settings
 from daemon.runtime import appcommands, database, demo, gitloop, verify
 from daemon.runtime import main as daemon_main
-from daemon.shell import eventstore, gitsource, render
+from daemon.shell import eventstore, gitsource, pgbackup, render
 
 T = TypeVar("T")
 
@@ -124,14 +124,21 @@ def db_group() -> None:
 @db_group.command("url")
 @pass_ctx
 def db_url(ctx: _Context) -> None:
-    """Print the database URL (starting the embedded server if none is configured)."""
+    """Print the database URL: the configured one, or the embedded server's while it runs.
 
-    async def go() -> str:
-        db = await database.locate(ctx.config())
-        db.close()
-        return db.url
-
-    click.echo(_run(go()))
+    The embedded server runs only while a gitopsd process holds it, so its URL is only
+    printed then (it stays valid while that process runs); otherwise this exits 1.
+    """
+    url = database.held_url(ctx.config())
+    if url is None:
+        click.echo(
+            "error: the embedded PostgreSQL is not running (no gitopsd process holds it), so it"
+            " has no URL to use: run `gitopsd db psql` (it starts the server for the session),"
+            " or start `gitopsd run` and ask again",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(url)
 
 
 @db_group.command("psql", context_settings={"ignore_unknown_options": True})
@@ -146,6 +153,44 @@ def db_psql(ctx: _Context, psql_args: tuple[str, ...]) -> None:
     finally:
         db.close()
     sys.exit(code)
+
+
+_PG_BIN = click.option(
+    "--pg-bin",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Directory of the PostgreSQL client tools (default: the embedded server's own;"
+    " for an external database, PATH).",
+)
+
+
+def _run_backup(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a dump or restore; a refusal or a failed tool is printed and exits 1."""
+    try:
+        return _run(coro)
+    except pgbackup.BackupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@db_group.command("dump")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_PG_BIN
+@pass_ctx
+def db_dump(ctx: _Context, file: Path, pg_bin: Path | None) -> None:
+    """Back up the event log's database to FILE (pg_dump custom format, mode 0600)."""
+    _run_backup(database.dump(ctx.config(), file, pg_bin=pg_bin))
+    click.echo(f"dumped to {file}")
+
+
+@db_group.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_PG_BIN
+@pass_ctx
+def db_restore(ctx: _Context, file: Path, pg_bin: Path | None) -> None:
+    """Restore FILE (from `gitopsd db dump`) into the configured database, if it holds no events."""
+    restored = _run_backup(database.restore(ctx.config(), file, pg_bin=pg_bin))
+    click.echo(f"restored {restored.events} events (last position {restored.last_position})")
 
 
 @cli.command()

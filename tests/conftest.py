@@ -51,6 +51,19 @@ def pg_server() -> Iterator[embeddedpg.EmbeddedServer]:
 
 
 @pytest.fixture
+def pg_tmp_path() -> Iterator[Path]:
+    """A temporary directory for a test's own embedded server, outside pytest's tmp dirs.
+
+    As root the server runs as another user that must traverse every parent directory;
+    pytest makes its base directory private again at the start of every session, so a
+    concurrent session would lock that user out of a server under ``tmp_path``.
+    """
+    path = Path(tempfile.mkdtemp(prefix="gitopsd-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
 def database_url(pg_server: embeddedpg.EmbeddedServer) -> Iterator[str]:
     """A fresh, migrated database for this test."""
     name = f"t{next(_counter)}_{id(pg_server) % 10000}"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import clitools
 
+from daemon.shell import embeddedpg
+
 
 def run(
     *args: str, cwd: Path, env: dict[str, str] | None = None
@@ -43,29 +45,72 @@ def test_config_from_env_and_missing_explicit_file(tmp_path: Path) -> None:
     assert result.stderr.startswith(f"{tmp_path / 'no.yaml'}: cannot read: No such file")
 
 
-def test_migrate_and_db_url_with_no_database_configured(tmp_path: Path) -> None:
-    """With no URL, migrate and db url run the embedded server in state_dir/pg and stop it."""
-    (tmp_path / "gitopsd.yaml").write_text(f"state_dir: {tmp_path / 'state'}\n")
-    first = run("migrate", cwd=tmp_path)
+def test_migrate_with_no_database_configured(pg_tmp_path: Path) -> None:
+    """With no URL, migrate runs the embedded server in state_dir/pg and stops it."""
+    (pg_tmp_path / "gitopsd.yaml").write_text(f"state_dir: {pg_tmp_path / 'state'}\n")
+    first = run("migrate", cwd=pg_tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines()[0] == "applied 001_event_log"
-    again = run("migrate", cwd=tmp_path)
+    again = run("migrate", cwd=pg_tmp_path)
     assert (again.returncode, again.stdout) == (0, "schema is up to date\n")
-    url = run("db", "url", cwd=tmp_path)
-    pgdata = (tmp_path / "state" / "pg").resolve()
-    assert url.returncode == 0
-    assert url.stdout.startswith("postgresql://") and str(pgdata) in url.stdout
-    assert not postgres_running_in(pgdata)
+    assert not postgres_running_in((pg_tmp_path / "state" / "pg").resolve())
 
 
-def test_two_processes_starting_at_once_share_one_server(tmp_path: Path) -> None:
+def test_db_url_is_refused_while_nothing_holds_the_server(pg_tmp_path: Path) -> None:
+    """`db url` with no gitopsd process running prints no URL (it would not work) and says why."""
+    (pg_tmp_path / "gitopsd.yaml").write_text(f"state_dir: {pg_tmp_path / 'state'}\n")
+    assert run("migrate", cwd=pg_tmp_path).returncode == 0
+    result = run("db", "url", cwd=pg_tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "error: the embedded PostgreSQL is not running (no gitopsd process holds it), so it has"
+        " no URL to use: run `gitopsd db psql` (it starts the server for the session), or start"
+        " `gitopsd run` and ask again\n"
+    )
+    assert not postgres_running_in((pg_tmp_path / "state" / "pg").resolve())
+
+
+def test_db_url_then_psql_while_the_daemon_runs(pg_tmp_path: Path) -> None:
+    """While `gitopsd run` holds the server, `db url` prints a URL that psql can use."""
+    daemon = clitools.start_daemon_on_embedded_pg(pg_tmp_path)
+    try:
+        url = run("db", "url", cwd=pg_tmp_path)
+        assert (url.returncode, url.stderr) == (0, "")
+        psql = subprocess.run(
+            [
+                str(embeddedpg.bin_path() / "psql"),
+                url.stdout.strip(),
+                "-AtXc",
+                "SELECT count(*) > -1 FROM events",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert (psql.returncode, psql.stdout, psql.stderr) == (0, "t\n", "")
+    finally:
+        daemon.terminate()
+        daemon.communicate(timeout=60)
+    assert daemon.returncode == 0
+    assert not postgres_running_in((pg_tmp_path / "state" / "pg").resolve())
+
+
+def test_db_url_prints_a_configured_url(tmp_path: Path) -> None:
+    """With GITOPSD_DATABASE_URL, `db url` prints it and starts nothing."""
+    url = "postgresql://gitopsd@db.invalid:5432/gitopsd"
+    result = run("db", "url", cwd=tmp_path, env={"GITOPSD_DATABASE_URL": url})
+    assert (result.returncode, result.stdout) == (0, url + "\n")
+
+
+def test_two_processes_starting_at_once_share_one_server(pg_tmp_path: Path) -> None:
     """Two gitopsd processes starting together both succeed on one embedded server."""
-    (tmp_path / "gitopsd.yaml").write_text(f"state_dir: {tmp_path / 'state'}\n")
+    (pg_tmp_path / "gitopsd.yaml").write_text(f"state_dir: {pg_tmp_path / 'state'}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPSD_")}
     procs = [
         subprocess.Popen(
             [*clitools.GITOPSD, "migrate"],
-            cwd=tmp_path,
+            cwd=pg_tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -78,14 +123,14 @@ def test_two_processes_starting_at_once_share_one_server(tmp_path: Path) -> None
     stdout = sorted(o[0] for o in outputs)
     assert stdout[0].startswith("applied 001_event_log\n")
     assert stdout[1] == "schema is up to date\n"
-    assert not postgres_running_in((tmp_path / "state" / "pg").resolve())
+    assert not postgres_running_in((pg_tmp_path / "state" / "pg").resolve())
 
 
-def test_db_psql_runs_a_query(tmp_path: Path) -> None:
+def test_db_psql_runs_a_query(pg_tmp_path: Path) -> None:
     """`db psql -c` reaches the event log's database."""
-    (tmp_path / "gitopsd.yaml").write_text(f"state_dir: {tmp_path / 'state'}\n")
-    assert run("migrate", cwd=tmp_path).returncode == 0
-    result = run("db", "psql", "-A", "-t", "-c", "SELECT count(*) FROM events", cwd=tmp_path)
+    (pg_tmp_path / "gitopsd.yaml").write_text(f"state_dir: {pg_tmp_path / 'state'}\n")
+    assert run("migrate", cwd=pg_tmp_path).returncode == 0
+    result = run("db", "psql", "-A", "-t", "-c", "SELECT count(*) FROM events", cwd=pg_tmp_path)
     assert (result.returncode, result.stdout) == (0, "0\n")
 
 

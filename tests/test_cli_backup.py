@@ -83,6 +83,7 @@ def test_dump_then_restore_into_a_new_state_dir(pg_tmp_path: Path) -> None:
 
 def test_restore_of_a_file_that_is_not_a_dump_exits_2(tmp_path: Path) -> None:
     """`db restore` of a missing file is bad input: exit 2, the file named, nothing started."""
+    (tmp_path / "gitopsd.yaml").write_text("")  # every default: the embedded database
     result = clitools.gitopsd("db", "restore", "nope.dump", cwd=tmp_path)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == "error: nope.dump: cannot read: No such file or directory\n"
@@ -92,6 +93,7 @@ def test_external_database_with_an_older_pg_dump_on_path(tmp_path: Path, databas
     """For an external database the pg_dump on PATH is used; older than the server: refused."""
     old = clitools.fake_tool(tmp_path / "bin", "pg_dump", version="15.18", then="exit 3")
     env = {"GITOPSD_DATABASE_URL": database_url, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
+    (tmp_path / "gitopsd.yaml").write_text("")  # no database.url: the environment's
     result = clitools.gitopsd("db", "dump", "log.dump", cwd=tmp_path, env=env)
     assert (result.returncode, result.stdout) == (1, "")
     server = pgbackup.major_version(

@@ -1,9 +1,10 @@
 """``gitopsd run``: open the log, fold it, start the loops, serve until SIGTERM.
 
 Start-up order: database (embedded or external) → migrations → state from snapshot +
-tail → root tasks under the supervisor → ``READY=1``. On SIGTERM or SIGINT:
-``STOPPING=1``, producers stop first, the writer drains (appends in flight are
-committed), then the store closes and the embedded server is released.
+tail → render workers → root tasks under the supervisor → ``READY=1``. On SIGTERM or
+SIGINT: ``STOPPING=1``, producers stop first, the writer drains (appends in flight are
+committed), the render workers stop, then the store closes and the embedded server is
+released.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from daemon.runtime import (
 )
 from daemon.runtime.supervisor import Supervisor
 from daemon.shell import eventstore, httpapi, metrics, sdnotify
+from daemon.shell.render import pool as renderpool
 
 log = logs.get("daemon")
 
@@ -56,6 +58,7 @@ class Daemon:
                 ready=self._readiness, metrics=metrics.registry_for(lambda: self.keeper.state)
             )
         )
+        self.pool = renderpool.RenderPool(size=config.render.workers)
         self.git: gitloop.GitSide | None = None
         self.informers: informers.Informers | None = None
         self.reconciler: reconciler.Reconciler | None = None
@@ -69,6 +72,7 @@ class Daemon:
             appender=self.writer,
             store=self.store,
             state=self.keeper.state,
+            pool=self.pool,
             http=self.http,
             instance=self.instance,
         )
@@ -88,6 +92,7 @@ class Daemon:
             appender=self.writer,
             keeper=self.keeper,
             informers=self.informers,
+            pool=self.pool,
             render_at=self._render_at,
             instance=self.instance,
         )
@@ -137,6 +142,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         try:
+            await self.pool.start()
             runner = asyncio.create_task(self.supervisor.run(), name="supervisor")
             await asyncio.sleep(0)
             self.notifier.ready(f"folded up to position {self.keeper.state.position}")
@@ -146,6 +152,7 @@ class Daemon:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+            await self.pool.close()
             with contextlib.suppress(Exception):
                 await self.keeper.snapshot()
 

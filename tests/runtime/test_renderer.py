@@ -16,6 +16,7 @@ from daemon.core import events as ev
 from daemon.core import state as core_state
 from daemon.runtime import poller, renderer, writer
 from daemon.shell import eventstore
+from daemon.shell.render import pool as renderpool
 
 KEY = b"K" * 32
 
@@ -66,12 +67,16 @@ class _Stack:
     """A poller and a renderer wired as in the daemon, both on the store."""
 
     def __init__(
-        self, config: settings.Config, store: eventstore.EventStore, state: core_state.State
+        self,
+        config: settings.Config,
+        store: eventstore.EventStore,
+        state: core_state.State,
+        pool: renderpool.RenderPool,
     ) -> None:
         appender = writer.StoreAppender(store)
         self.poller = poller.Poller(config, appender=appender, store=store, state=state)
         self.renderer = renderer.Renderer(
-            config, appender=appender, store=store, state=state, key=KEY
+            config, appender=appender, store=store, state=state, key=KEY, pool=pool
         )
         self.poller.add_listener(self.renderer.notify)
 
@@ -80,12 +85,17 @@ class _Stack:
         return await self.renderer.render_source("src")
 
 
-async def _stack(config: settings.Config, store: eventstore.EventStore) -> _Stack:
-    return _Stack(config, store, await _state(store))
+async def _stack(
+    config: settings.Config, store: eventstore.EventStore, pool: renderpool.RenderPool
+) -> _Stack:
+    return _Stack(config, store, await _state(store), pool)
 
 
 async def test_monorepo_commit_touching_one_app_renders_one_app(
-    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """A commit under one app renders that app only; one in a shared base or library renders the apps reaching it."""
     upstream.commit(
@@ -108,7 +118,7 @@ async def test_monorepo_commit_touching_one_app_renders_one_app(
         _app("kust", "apps/kust"),
         _app("jsonnet", "apps/lib-user"),
     )
-    stack = await _stack(config, store)
+    stack = await _stack(config, store, render_pool)
     first = await stack.cycle()
     web_sha = upstream.commit({"apps/web/cm.yaml": CM.format(name="web", value="2")})
     second = await stack.cycle()
@@ -143,13 +153,14 @@ async def test_secret_values_never_reach_the_log_the_blobs_or_the_logs(
     store: eventstore.EventStore,
     upstream: Upstream,
     captured_logs: list[structlog.typing.EventDict],
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """Secret data/stringData are keyed digests in the blob; the plaintext is nowhere in the database or logs."""
     b64 = base64.b64encode(b"pw-hunter2").decode()
     upstream.commit(
         {"app/secret.yaml": SECRET.format(b64=b64), "app/cm.yaml": CM.format(name="c", value="x")}
     )
-    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store)
+    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store, render_pool)
     (event,) = await stack.cycle()
     assert isinstance(event, ev.DesiredStateRendered)
     blobs = await store.get_blobs(list(event.objects.values()))
@@ -168,13 +179,16 @@ async def test_secret_values_never_reach_the_log_the_blobs_or_the_logs(
 
 
 async def test_broken_yaml_records_render_failed_with_file_and_line_then_recovers(
-    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """A YAML error fails the render naming file and line; the fix renders again."""
     bad = upstream.commit(
         {"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n"}
     )
-    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store)
+    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store, render_pool)
     (failed,) = await stack.cycle()
     good = upstream.commit({"app/cm.yaml": CM.format(name="c", value="1")})
     (fixed,) = await stack.cycle()
@@ -192,42 +206,54 @@ async def test_broken_yaml_records_render_failed_with_file_and_line_then_recover
 
 
 async def test_huge_file_fails_the_render_with_the_per_file_cap(
-    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """A 6 MiB manifest is refused by name, not loaded."""
     huge = "# " + "x" * (6 * 1024 * 1024) + "\n"
     upstream.commit({"app/cm.yaml": CM.format(name="c", value="1"), "app/huge.yaml": huge})
-    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store)
+    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store, render_pool)
     (failed,) = await stack.cycle()
     assert isinstance(failed, ev.RenderFailed)
     assert (failed.file, "MiB per-file cap" in failed.error) == ("app/huge.yaml", True)
 
 
 async def test_restart_renders_nothing_again_unless_the_app_config_changed(
-    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """A restarted renderer resumes from the log: no re-render, except for an app whose settings changed."""
     upstream.commit(
         {"a/cm.yaml": CM.format(name="a", value="1"), "b/cm.yaml": CM.format(name="b", value="1")}
     )
     config = _config(tmp_path, upstream, _app("a", "a"), _app("b", "b"))
-    await (await _stack(config, store)).cycle()
-    same = await _stack(config, store)
+    await (await _stack(config, store, render_pool)).cycle()
+    same = await _stack(config, store, render_pool)
     unchanged = await same.renderer.render_source("src")
     changed_b = dataclasses.replace(config.apps[1], render=settings.RenderConfig(recurse=True))
-    edited = await _stack(dataclasses.replace(config, apps=[config.apps[0], changed_b]), store)
+    edited = await _stack(
+        dataclasses.replace(config, apps=[config.apps[0], changed_b]), store, render_pool
+    )
     rerendered = await edited.renderer.render_source("src")
     assert (unchanged, [e.app for e in rerendered]) == ([], ["b"])  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("missing_revision", ["0" * 40])
 async def test_a_revision_missing_from_the_mirror_is_a_render_failure(
-    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream, missing_revision: str
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    missing_revision: str,
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """Rendering a revision the mirror lacks records RenderFailed instead of crashing the loop."""
     upstream.commit({"a/cm.yaml": CM.format(name="a", value="1")})
     config = _config(tmp_path, upstream, _app("a", "a"))
-    stack = await _stack(config, store)
+    stack = await _stack(config, store, render_pool)
     await stack.poller.poll("src")
     event = await stack.renderer.render_app(config.apps[0], missing_revision)
     assert isinstance(event, ev.RenderFailed)

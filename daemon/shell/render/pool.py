@@ -22,8 +22,9 @@ cancel one task, and they unpickle what a worker sends, which would hand a worke
 running untrusted templates the daemon. Workers exit when their stdin closes, and the
 kernel kills them when the daemon dies (``PR_SET_PDEATHSIG``): no orphans.
 
-Idle workers wait in a queue of ``size`` slots; a slot whose worker died holds None
-and is refilled by the next job that takes it.
+Idle workers wait in a queue of ``size`` slots. A worker that dies is replaced at
+once, in the background; a slot whose replacement could not start holds None and the
+next job that takes it starts one.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import dataclasses
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -82,10 +83,17 @@ class _Worker:
         return self.process.pid
 
     def kill(self) -> None:
-        """SIGKILL the worker and its process group (an exec renderer's command too)."""
-        if self.process.returncode is None:
+        """SIGKILL the worker, and the process group of each of its children.
+
+        An exec renderer runs its command in a session of its own (so that its timeout
+        can kill the whole group): the worker's own group would not include it.
+        """
+        if self.process.returncode is not None:
+            return
+        groups = {self.process.pid, *(_group_of(child) for child in _children(self.process.pid))}
+        for group in groups - {0}:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+                os.killpg(group, signal.SIGKILL)
 
 
 class RenderPool:
@@ -101,7 +109,7 @@ class RenderPool:
         self._command = list(command or worker_command())
         self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()
         self._live: dict[int, _Worker] = {}
-        self._reaping: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
         self._closed = False
         self.renders = 0
@@ -139,6 +147,8 @@ class RenderPool:
     async def close(self) -> None:
         """Stop every worker: idle ones exit when their stdin closes, the rest are killed."""
         self._closed = True
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         workers = list(self._live.values())
         for worker in workers:
             if worker.process.stdin is not None:
@@ -152,8 +162,6 @@ class RenderPool:
                 await worker.process.wait()
             await _finish(worker.drain)
             self._live.pop(worker.pid, None)
-        if self._reaping:
-            await asyncio.gather(*self._reaping, return_exceptions=True)
 
     async def render(
         self, repo: Path | str, *, revision: str, path: str, config: RenderConfig, key: bytes
@@ -193,12 +201,13 @@ class RenderPool:
         except BaseException:
             if worker is not None:
                 self._reap(worker)
-            self._idle.put_nowait(None)
+            self._replace()
             raise
         if header.get("kind") == "limit" and header.get("limit") == "memory":
             self._reap(worker)  # it exits by itself after a MemoryError
-            worker = None
-        self._idle.put_nowait(worker)
+            self._replace()
+        else:
+            self._idle.put_nowait(worker)
         return protocol.result_of(header, blob)
 
     async def _exchange(self, worker: _Worker, job: protocol.Job) -> tuple[dict[str, Any], bytes]:
@@ -264,9 +273,27 @@ class RenderPool:
         """Kill ``worker`` (when still alive) and collect it in the background."""
         self._live.pop(worker.pid, None)
         worker.kill()
-        task = asyncio.create_task(_collect(worker), name=f"render-worker-{worker.pid}-reap")
-        self._reaping.add(task)
-        task.add_done_callback(self._reaping.discard)
+        self._background(_collect(worker), name=f"render-worker-{worker.pid}-reap")
+
+    def _replace(self) -> None:
+        """Fill the slot of a worker that is gone with a fresh one, started in the background."""
+        if self._closed:
+            self._idle.put_nowait(None)
+        else:
+            self._background(self._refill(), name="render-worker-spawn")
+
+    async def _refill(self) -> None:
+        worker: _Worker | None = None
+        try:
+            worker = await self._spawn()
+        except OSError as exc:  # the next job that takes the empty slot tries again
+            log.warning("render.worker_spawn_failed", error=str(exc))
+        self._idle.put_nowait(worker)
+
+    def _background(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
 def death_error(code: int, stderr: str, *, config: RenderConfig) -> RenderError:
@@ -280,6 +307,30 @@ def death_error(code: int, stderr: str, *, config: RenderConfig) -> RenderError:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else "a signal"
         return WorkerDiedError(f"render worker died: killed by {name} (signal {-code})")
     return WorkerDiedError(f"render worker died: exited with code {code}")
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux ``/proc``; none elsewhere)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_bytes()
+            except OSError:
+                continue
+            fields = stat.rsplit(b")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _group_of(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return 0
 
 
 async def _keep_tail(stream: asyncio.StreamReader, tail: bytearray) -> None:

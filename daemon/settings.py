@@ -739,7 +739,8 @@ def _check_render_limits(
         ctx.problem(
             _child(root, "apps", i, "render", "limits", "memory"),
             f"{where}.memory",
-            f"must be at least 128Mi (the render worker itself needs ~60 MiB), got {limits.memory}",
+            f"must be at least 128Mi (the render worker itself needs ~60 MiB), "
+            f"got {limits.memory / (1 << 20):g} MiB",
         )
     if limits.cpu < 1:
         ctx.problem(

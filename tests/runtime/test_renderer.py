@@ -258,3 +258,80 @@ async def test_a_revision_missing_from_the_mirror_is_a_render_failure(
     event = await stack.renderer.render_app(config.apps[0], missing_revision)
     assert isinstance(event, ev.RenderFailed)
     assert (event.revision, event.file) == (missing_revision, None)
+
+
+BOMBS = {
+    "memory": (
+        "std.makeArray(1e9, function(i) i)",
+        "render exceeded its memory limit (256 MiB address space)",
+    ),
+    "cpu": (
+        "local f(n, acc) = if n == 0 then acc else f(n - 1, acc + 1) tailstrict; f(1e9, 0)",
+        "render exceeded its CPU limit (2s of CPU time)",
+    ),
+}
+LOW_LIMITS = settings.RenderLimitsConfig(
+    memory=settings.ByteSize(256 << 20), cpu=settings.Duration(2.0)
+)
+
+
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+async def test_a_render_bomb_fails_its_app_only_and_waits_for_a_commit_touching_it(
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
+    bomb: str,
+) -> None:
+    """A bomb records RenderFailed naming the limit while the other app renders; it is not tried again until a commit touches it."""
+    source, error = BOMBS[bomb]
+    upstream.commit({"bomb/main.jsonnet": source, "ok/cm.yaml": CM.format(name="ok", value="1")})
+    low = settings.RenderConfig(limits=LOW_LIMITS)
+    stack = await _stack(
+        _config(tmp_path, upstream, _app("bomb", "bomb", render=low), _app("ok", "ok")),
+        store,
+        render_pool,
+    )
+    first = await stack.cycle()
+    same_head = await stack.renderer.render_source("src")
+    upstream.commit({"ok/cm.yaml": CM.format(name="ok", value="2")})
+    elsewhere = await stack.cycle()
+    fixed = upstream.commit({"bomb/main.jsonnet": "[]"})
+    again = await stack.cycle()
+    assert sorted((e.app, type(e).__name__, getattr(e, "error", "")) for e in first) == [  # type: ignore[union-attr]
+        ("bomb", "RenderFailed", error),
+        ("ok", "DesiredStateRendered", ""),
+    ]
+    assert (same_head, [e.app for e in elsewhere]) == ([], ["ok"])  # type: ignore[union-attr]
+    assert [(e.app, e.revision, type(e).__name__) for e in again] == [  # type: ignore[union-attr]
+        ("bomb", fixed, "DesiredStateRendered")
+    ]
+
+
+async def test_a_failed_render_renders_again_when_a_file_it_read_appears(
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
+) -> None:
+    """A kustomization naming a missing base waits for that base, not for any commit; restarts keep that."""
+    upstream.commit({"app/kustomization.yaml": "resources:\n- ../base\n", "README.md": "1"})
+    config = _config(tmp_path, upstream, _app("a", "app"))
+    stack = await _stack(config, store, render_pool)
+    (failed,) = await stack.cycle()
+    upstream.commit({"README.md": "2"})
+    unrelated = await (await _stack(config, store, render_pool)).cycle()
+    upstream.commit(
+        {
+            "base/kustomization.yaml": "resources:\n- cm.yaml\n",
+            "base/cm.yaml": CM.format(name="b", value="1"),
+        }
+    )
+    (fixed,) = await (await _stack(config, store, render_pool)).cycle()
+    assert isinstance(failed, ev.RenderFailed)
+    assert failed.inputs is not None
+    assert ("base" in failed.inputs, unrelated, type(fixed).__name__) == (
+        True,
+        [],
+        "DesiredStateRendered",
+    )

@@ -247,8 +247,11 @@ class RenderPool:
             code = await worker.process.wait()
         await _finish(worker.drain)
         stderr = worker.stderr.decode(errors="replace")
-        log.warning("render.worker_died", pid=worker.pid, code=code, stderr=stderr[-1000:])
-        return death_error(code, stderr, config=job.config)
+        error = death_error(code, stderr, config=job.config)
+        # A limit is the render's failure (the caller records it); anything else is news.
+        report = log.debug if isinstance(error, RenderLimitError) else log.warning
+        report("render.worker_died", pid=worker.pid, code=code, stderr=stderr[-1000:])
+        return error
 
     async def _spawn(self) -> _Worker:
         process = await asyncio.create_subprocess_exec(

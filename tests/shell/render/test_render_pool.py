@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,53 @@ def test_death_errors_name_the_limit_the_signal_or_the_exit_code() -> None:
         "render worker died: killed by SIGSEGV (signal 11)",
         "render worker died: exited with code 3",
     ]
+
+
+PARENT = """
+import asyncio, sys
+from daemon import settings
+from daemon.shell.render import pool
+
+async def main(repo, sha, script):
+    config = settings.RenderConfig(type="exec", command=["sh", "-c", script])
+    async with pool.RenderPool(size=1) as workers:
+        print(workers.pids[0], flush=True)
+        await workers.render(repo, revision=sha, path="app", config=config, key=b"k")
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_a_busy_worker_dies_with_its_parent(tmp_path: Path, upstream: Upstream) -> None:
+    """A parent killed with SIGKILL mid-render (no cleanup at all) leaves no worker behind."""
+    started, release = tmp_path / "started", tmp_path / "release"
+    os.mkfifo(started)
+    os.mkfifo(release)
+    script = f"echo started > {started}; read line < {release}; cat cm.yaml"
+    sha = upstream.commit({"app/cm.yaml": CM})
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        PARENT,
+        str(upstream.path),
+        sha,
+        script,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert parent.stdout is not None
+    worker = int(await parent.stdout.readline())
+    await asyncio.to_thread(started.read_text)  # the worker is rendering now
+    exited = asyncio.Event()
+    handle = os.pidfd_open(worker)
+    loop = asyncio.get_running_loop()
+    loop.add_reader(handle, exited.set)  # a pidfd turns readable when its process exits
+    try:
+        parent.kill()
+        await parent.wait()
+        async with asyncio.timeout(60):
+            await exited.wait()
+    finally:
+        loop.remove_reader(handle)
+        os.close(handle)
+        await asyncio.to_thread(release.write_text, "go\n")  # let the orphaned command end
+    assert exited.is_set() is True

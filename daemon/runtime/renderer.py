@@ -3,11 +3,11 @@
 When a source's head changes (the poller tells, and at start every source the log
 knows), each app on it is looked at: it re-renders when it never rendered, its path or
 render settings changed, or the tree diff between the revision it last rendered and
-the new head touches its path or anything its last render read (``core.sources.
-is_affected``). A monorepo commit touching one app renders one app; the others keep
-their recorded revision. A failed render counts as a render: the app waits for a
-commit touching what the failed render read (or, stopped by a limit, what its last
-render read, and its path) instead of rendering again at every new head.
+the new head touches its path or anything its last render read
+(``core.sources.is_affected``). A monorepo commit touching one app renders one app;
+the others keep their recorded revision. A failed render counts as a render: the app
+waits for a commit touching what the failed render read (or, stopped by a limit, what
+its last render read, and its path) instead of rendering again at every new head.
 
 A render runs in a worker process of the render pool (``shell.render.pool``), under the
 app's ``render.limits``; the worker opens the mirror at the exact commit and replaces

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+import psutil
 from gitfixtures import Upstream
 
 from daemon import settings
@@ -134,7 +134,7 @@ async def test_a_render_bomb_fails_its_app_and_the_daemon_renders_on(
         False,
         [],
     )
-    assert (second.event.app, len(workers), [_is_alive(p) for p in workers]) == (  # type: ignore[union-attr]
+    assert (second.event.app, len(workers), [psutil.pid_exists(p) for p in workers]) == (  # type: ignore[union-attr]
         "web",
         2,
         [False, False],
@@ -147,11 +147,3 @@ def _render_of(app: str) -> Callable[[ev.AnyEvent], bool]:
 
 def _rendered_at(revision: str) -> Callable[[ev.AnyEvent], bool]:
     return lambda e: isinstance(e, ev.DesiredStateRendered) and e.revision == revision
-
-
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

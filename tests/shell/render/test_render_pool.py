@@ -12,6 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from gitfixtures import Upstream
 
@@ -153,10 +154,7 @@ async def test_consecutive_renders_are_served_by_the_same_worker(upstream: Upstr
 
 async def test_a_worker_killed_mid_render_is_replaced(tmp_path: Path, upstream: Upstream) -> None:
     """A worker killed from outside fails its render naming the signal; a new worker takes over."""
-    started, release = tmp_path / "started", tmp_path / "release"
-    os.mkfifo(started)
-    os.mkfifo(release)
-    script = f"echo started > {started}; read line < {release}; cat cm.yaml"
+    script, started, release = _held_command(tmp_path)
     sha = upstream.commit({"app/cm.yaml": CM})
     config = _config(type="exec", command=["sh", "-c", script])
     async with renderpool.RenderPool(size=1) as pool:
@@ -219,15 +217,15 @@ async def test_closing_the_pool_stops_every_worker(upstream: Upstream) -> None:
     await pool.close()
     with pytest.raises(RuntimeError, match="the render pool is closed"):
         await _render(pool, upstream, "0" * 40, "app")
-    assert ([_is_alive(pid) for pid in pids], pool.pids) == ([False, False], [])
+    assert ([psutil.pid_exists(pid) for pid in pids], pool.pids) == ([False, False], [])
 
 
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _held_command(tmp_path: Path) -> tuple[str, Path, Path]:
+    """A shell script that says it started (on a FIFO) and waits for a line on another one."""
+    started, release = tmp_path / "started", tmp_path / "release"
+    os.mkfifo(started)
+    os.mkfifo(release)
+    return f"echo started > {started}; read line < {release}; cat cm.yaml", started, release
 
 
 def test_death_errors_name_the_limit_the_signal_or_the_exit_code() -> None:
@@ -266,10 +264,7 @@ asyncio.run(main(*sys.argv[1:]))
 
 async def test_a_busy_worker_dies_with_its_parent(tmp_path: Path, upstream: Upstream) -> None:
     """A parent killed with SIGKILL mid-render (no cleanup at all) leaves no worker behind."""
-    started, release = tmp_path / "started", tmp_path / "release"
-    os.mkfifo(started)
-    os.mkfifo(release)
-    script = f"echo started > {started}; read line < {release}; cat cm.yaml"
+    script, started, release = _held_command(tmp_path)
     sha = upstream.commit({"app/cm.yaml": CM})
     parent = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -208,7 +208,10 @@ class RenderPool:
             self._replace()
         else:
             self._idle.put_nowait(worker)
-        return protocol.result_of(header, blob)
+        try:
+            return protocol.result_of(header, blob)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise WorkerDiedError(f"render worker sent a malformed reply ({exc!r})") from None
 
     async def _exchange(self, worker: _Worker, job: protocol.Job) -> tuple[dict[str, Any], bytes]:
         """Send ``job``, read the reply, under the job's wall clock and output limits."""

@@ -19,6 +19,7 @@ from gitfixtures import Upstream
 from daemon import settings
 from daemon.shell import render
 from daemon.shell.render import pool as renderpool
+from daemon.shell.render import protocol
 
 KEY = b"K" * 32
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok, namespace: prod}\ndata: {v: '1'}\n"
@@ -292,3 +293,9 @@ async def test_a_busy_worker_dies_with_its_parent(tmp_path: Path, upstream: Upst
         os.close(handle)
         await asyncio.to_thread(release.write_text, "go\n")  # let the orphaned command end
     assert exited.is_set() is True
+
+
+def test_a_malformed_reply_is_an_error_not_a_crash() -> None:
+    """What a worker sends is parsed as data: a reply of an unknown kind is a WorkerDiedError."""
+    with pytest.raises(renderpool.WorkerDiedError, match="unknown reply 'pickle'"):
+        protocol.result_of({"kind": "pickle"}, b"")

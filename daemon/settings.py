@@ -33,6 +33,9 @@ from daemon.errors import ConfigError, UsageError
 Duration = NewType("Duration", float)
 """Seconds, written in the file as ``30s``, ``5m``, ``1h``, ``7d`` or ``1h30m``."""
 
+ByteSize = NewType("ByteSize", int)
+"""Bytes, written as ``256Mi``, ``1Gi``, ``512MiB``, ``1G`` (10^9) or a plain integer."""
+
 Name = NewType("Name", str)
 """A DNS-1123 label: lowercase alphanumerics and '-', at most 63 characters."""
 
@@ -163,6 +166,20 @@ class HelmConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RenderLimitsConfig:
+    """What one render of an app may use; past a limit the render fails, the daemon goes on."""
+
+    memory: ByteSize = ByteSize(1 << 30)
+    """Address space of the render worker (RLIMIT_AS), its ~60 MiB interpreter included."""
+    cpu: Duration = Duration(60.0)
+    """CPU time of the render (RLIMIT_CPU, whole seconds, rounded up)."""
+    wall_clock: Duration = Duration(60.0)
+    """Time from handing the render to a worker until its result is back."""
+    output: ByteSize = ByteSize(50 << 20)
+    """Size of the serialized result (and cap on an exec command's or jsonnet's output)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RenderConfig:
     """How an app's manifests are produced from its path."""
 
@@ -177,6 +194,7 @@ class RenderConfig:
     """Jsonnet library directories (repository-relative), searched after the importing file's."""
     kustomize: KustomizeConfig = dataclasses.field(default_factory=KustomizeConfig)
     helm: HelmConfig = dataclasses.field(default_factory=HelmConfig)
+    limits: RenderLimitsConfig = dataclasses.field(default_factory=RenderLimitsConfig)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,12 +243,20 @@ class AppConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RenderPoolConfig:
+    """The worker processes every render runs in."""
+
+    workers: int = 2
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """The whole ``gitopsd.yaml``."""
 
     state_dir: str = ""
     database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
     http: HttpConfig = dataclasses.field(default_factory=HttpConfig)
+    render: RenderPoolConfig = dataclasses.field(default_factory=RenderPoolConfig)
     clusters: list[ClusterConfig] = dataclasses.field(default_factory=list)
     sources: list[SourceConfig] = dataclasses.field(default_factory=list)
     apps: list[AppConfig] = dataclasses.field(default_factory=list)
@@ -284,6 +310,11 @@ def locate(explicit: str | None, *, environ: Mapping[str, str] | None = None) ->
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_BYTE_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]i?)?B?$")
+_UNIT_BYTES = {
+    **{u: 1000**i for i, u in enumerate(("", "K", "M", "G", "T"))},
+    **{u + "i": 1024**i for i, u in enumerate(("K", "M", "G", "T"), start=1)},
+}
 _ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -293,6 +324,14 @@ def parse_duration(text: str) -> float:
     if not _DURATION.match(text):
         raise ValueError(f"bad duration {text!r}: write a number and a unit, e.g. 30s, 5m, 1h, 7d")
     return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+
+
+def parse_byte_size(text: str) -> int:
+    """Bytes in a size like ``256Mi``, ``1Gi``, ``64MiB``, ``1G``; ValueError when malformed."""
+    found = _BYTE_SIZE.match(text.strip())
+    if found is None:
+        raise ValueError(f"bad size {text!r}: write a number and a unit, e.g. 256Mi, 1Gi")
+    return int(float(found.group(1)) * _UNIT_BYTES[found.group(2) or ""])
 
 
 def load(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
@@ -319,6 +358,7 @@ def loads(text: str, *, filename: str, environ: Mapping[str, str] | None = None)
     config = typing.cast("Config", value)
     _check_references(config, ctx, root)
     _check_render(config, ctx, root)
+    _check_pool(config, ctx, root)
     if ctx.problems:
         raise ConfigError(ctx.sorted_problems())
     state_dir = config.state_dir or default_state_dir()
@@ -658,6 +698,29 @@ def _conv_duration(ctx: _Context, node: yaml.Node, path: str) -> Any:
     return Duration(seconds)
 
 
+def _conv_byte_size(ctx: _Context, node: yaml.Node, path: str) -> Any:
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int":
+        value = _conv_int(ctx, node, path)
+    elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
+        text = ctx._string(node, path)  # noqa: SLF001
+        if text is _INVALID:
+            return _INVALID
+        try:
+            value = parse_byte_size(text)
+        except ValueError:
+            ctx.problem(
+                node, path, f"bad size {_shown(text)}: write a number and a unit, e.g. 256Mi, 1Gi"
+            )
+            return _INVALID
+    else:
+        ctx.problem(node, path, f"expected a size like 256Mi or 1Gi, got {_kind(node)}")
+        return _INVALID
+    if value is not _INVALID and value <= 0:
+        ctx.problem(node, path, "size must be greater than zero")
+        return _INVALID
+    return value if value is _INVALID else ByteSize(value)
+
+
 _SCALARS: dict[Any, Callable[[_Context, yaml.Node, str], Any]] = {
     str: _conv_str,
     Secret: _conv_secret,
@@ -667,6 +730,7 @@ _SCALARS: dict[Any, Callable[[_Context, yaml.Node, str], Any]] = {
     bool: _conv_bool,
     Duration: _conv_duration,
     YamlMapping: _conv_yaml_mapping,
+    ByteSize: _conv_byte_size,
 }
 
 
@@ -791,6 +855,7 @@ def _check_render(config: Config, ctx: _Context, root: yaml.Node) -> None:
                 _child(root, "apps", i, "render", "timeout"), f"{where}.timeout", "must be positive"
             )
         _check_kustomize(render, ctx, root, i)
+        _check_render_limits(render.limits, i, ctx, root)
         for j, name in enumerate(render.env):
             if not _ENV_NAME.match(name):
                 ctx.problem(
@@ -852,6 +917,38 @@ def is_inside_repository(base: str, relative: str) -> bool:
     """True when ``relative``, taken from the repository directory ``base``, stays inside."""
     joined = posixpath.normpath(posixpath.join(base or ".", relative))
     return joined != ".." and not joined.startswith("../") and not joined.startswith("/")
+
+
+MIN_RENDER_MEMORY = 128 << 20
+"""The render worker's interpreter and libraries take ~60 MiB of address space by themselves."""
+
+
+def _check_render_limits(
+    limits: RenderLimitsConfig, i: int, ctx: _Context, root: yaml.Node
+) -> None:
+    """An app's ``render.limits`` leave a render room to run at all."""
+    where = f"apps[{i}].render.limits"
+    if limits.memory < MIN_RENDER_MEMORY:
+        ctx.problem(
+            _child(root, "apps", i, "render", "limits", "memory"),
+            f"{where}.memory",
+            f"must be at least 128Mi (the render worker itself needs ~60 MiB), "
+            f"got {limits.memory / (1 << 20):g} MiB",
+        )
+    if limits.cpu < 1:
+        ctx.problem(
+            _child(root, "apps", i, "render", "limits", "cpu"),
+            f"{where}.cpu",
+            f"must be at least 1s (CPU time is counted in whole seconds), got {limits.cpu:g}s",
+        )
+
+
+def _check_pool(config: Config, ctx: _Context, root: yaml.Node) -> None:
+    """``render.workers``: at least one render worker."""
+    if config.render.workers < 1:
+        ctx.problem(
+            _child(root, "render", "workers"), "render.workers", "must be at least 1, got 0"
+        )
 
 
 _URL_SCHEMES = ("https://", "http://", "ssh://", "git://", "file://")

@@ -19,6 +19,7 @@ import pytest
 import structlog
 
 from daemon.shell import embeddedpg, eventstore, migrations
+from daemon.shell.render import pool as renderpool
 
 # Real Git for the source tests (upstream repos, git daemon, smart HTTP, a black hole);
 # the Kubernetes emulator and a gitopsd KubeClient on it for the cluster tests.
@@ -87,6 +88,13 @@ async def store(database_url: str) -> AsyncIterator[eventstore.EventStore]:
     opened = await eventstore.connect(database_url, pool_size=4)
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def render_pool() -> AsyncIterator[renderpool.RenderPool]:
+    """A two-worker render pool, stopped after the test."""
+    async with renderpool.RenderPool(size=2) as pool:
+        yield pool
 
 
 @pytest.fixture

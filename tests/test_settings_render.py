@@ -197,3 +197,71 @@ def test_bad_helm_settings_are_refused_with_their_place() -> None:
     assert problems("render: {helm: {values: [a]}}\n") == [
         "g.yaml:10: apps[0].render.helm.values: expected a mapping, got a list"
     ]
+
+
+def test_render_limits_load_sizes_and_durations() -> None:
+    """render.limits takes sizes (256Mi, 1Gi, 10^n units, plain bytes) and durations."""
+    config = load(
+        """
+        render:
+          limits: {memory: 256Mi, cpu: 2s, wall_clock: 1m, output: 1G}
+        """
+    )
+    assert config.apps[0].render.limits == settings.RenderLimitsConfig(
+        memory=settings.ByteSize(256 << 20),
+        cpu=settings.Duration(2.0),
+        wall_clock=settings.Duration(60.0),
+        output=settings.ByteSize(10**9),
+    )
+    assert load("render: {limits: {output: 65536}}\n").apps[0].render.limits.output == 65536
+
+
+def test_render_limits_default_to_the_documented_values() -> None:
+    """Without render.limits an app gets 1 GiB, 60 s CPU, 60 s wall clock, 50 MiB output; two workers."""
+    config = load("")
+    assert (config.apps[0].render.limits, config.render) == (
+        settings.RenderLimitsConfig(
+            memory=settings.ByteSize(1 << 30),
+            cpu=settings.Duration(60.0),
+            wall_clock=settings.Duration(60.0),
+            output=settings.ByteSize(50 << 20),
+        ),
+        settings.RenderPoolConfig(workers=2),
+    )
+
+
+def test_bad_render_limits_are_refused_with_file_line_and_key() -> None:
+    """Malformed sizes, sizes too small to run a render, and sub-second CPU limits name file, line and key."""
+    assert problems(
+        "render:\n  limits:\n    memory: lots\n    output: [1]\n    wall_clock: 0s\n"
+    ) == [
+        (
+            "g.yaml:12: apps[0].render.limits.memory: bad size 'lots': write a number and a unit, "
+            "e.g. 256Mi, 1Gi"
+        ),
+        "g.yaml:13: apps[0].render.limits.output: expected a size like 256Mi or 1Gi, got a list",
+        "g.yaml:14: apps[0].render.limits.wall_clock: duration must be greater than zero",
+    ]
+    assert problems("render:\n  limits: {memory: 64Mi, cpu: 500ms, output: 0}\n") == [
+        "g.yaml:11: apps[0].render.limits.output: size must be greater than zero",
+    ]
+    assert problems("render:\n  limits: {memory: 64Mi, cpu: 500ms}\n") == [
+        (
+            "g.yaml:11: apps[0].render.limits.memory: must be at least 128Mi "
+            "(the render worker itself needs ~60 MiB), got 64 MiB"
+        ),
+        (
+            "g.yaml:11: apps[0].render.limits.cpu: must be at least 1s "
+            "(CPU time is counted in whole seconds), got 0.5s"
+        ),
+    ]
+
+
+def test_render_workers_must_be_at_least_one() -> None:
+    """The top-level render.workers sizes the worker pool; zero is refused."""
+    assert settings.loads(
+        HEAD + "render: {workers: 4}\n", filename="g.yaml", environ={}
+    ).render == (settings.RenderPoolConfig(workers=4))
+    with pytest.raises(ConfigError) as info:
+        settings.loads(HEAD + "render: {workers: 0}\n", filename="g.yaml", environ={})
+    assert info.value.problems == ["g.yaml:10: render.workers: must be at least 1, got 0"]

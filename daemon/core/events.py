@@ -145,7 +145,13 @@ class DesiredStateRendered(EventBase):
 @codec.event("RenderFailed")
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RenderFailed(EventBase):
-    """Rendering the app at ``revision`` failed; ``file``/``line`` say where when known."""
+    """Rendering the app at ``revision`` failed; ``file``/``line`` say where when known.
+
+    ``inputs`` are the repository paths the failed render depended on (what it had read,
+    or for a render stopped by a limit what its last render read): like a success, the
+    app renders again only for a commit touching them or its path. None (events written
+    before gitopsd recorded it): any new commit renders it again.
+    """
 
     app: str
     revision: str
@@ -153,6 +159,7 @@ class RenderFailed(EventBase):
     file: str | None = None
     line: int | None = None
     config: str = ""
+    inputs: tuple[str, ...] | None = None
 
 
 class SyncResult(enum.StrEnum):

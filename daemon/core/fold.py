@@ -124,7 +124,7 @@ def _render(app: AppState, event: ev.DesiredStateRendered | ev.RenderFailed) -> 
         case ev.RenderFailed():
             app.render_error = event.error
             app.render_revision = event.revision
-            app.render_inputs = None
+            app.render_inputs = None if event.inputs is None else list(event.inputs)
             app.render_config = event.config
         case _:
             assert_never(event)

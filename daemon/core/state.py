@@ -43,7 +43,8 @@ class AppState:
     render_revision: str | None = None
     """The revision of the last render attempt, whether it succeeded or failed."""
     render_inputs: list[str] | None = None
-    """Paths the last successful render read; None when unknown (never rendered, or failed)."""
+    """Paths the last render attempt depended on; None when unknown (never rendered, or a
+    failure recorded before failures carried their inputs)."""
     render_config: str = ""
     """Digest of the path and render settings used by the last render attempt."""
     pinned: str | None = None

@@ -23,6 +23,7 @@ from daemon.core import sources, webhooks
 from daemon.core import state as core_state
 from daemon.runtime import poller, renderer, statekeeper, writer
 from daemon.shell import digestkey, eventstore, gitsource, httpapi
+from daemon.shell.render import pool as renderpool
 
 log = logs.get("git")
 
@@ -49,11 +50,16 @@ class GitSide:
         appender: writer.Appender,
         store: eventstore.EventStore,
         state: core_state.State,
+        pool: renderpool.RenderPool,
         http: httpapi.Server | None = None,
         instance: str | None = None,
     ) -> None:
-        """Build the poller now (and register the webhooks on ``http``); the renderer in ``run``."""
+        """Build the poller now (and register the webhooks on ``http``); the renderer in ``run``.
+
+        Renders run in ``pool``, whose lifetime is the caller's.
+        """
         self._config = config
+        self._pool = pool
         self._appender = appender
         self._store = store
         self._state = state
@@ -78,6 +84,7 @@ class GitSide:
             store=self._store,
             state=self._state,
             key=key,
+            pool=self._pool,
             instance=self._instance,
         )
         self.poller.add_listener(self.renderer.notify)
@@ -97,18 +104,21 @@ async def poll_once(
     key = await asyncio.to_thread(digestkey.load_or_create, digestkey.path_in(config.state_path()))
     appender = writer.StoreAppender(store)
     polls = poller.Poller(config, appender=appender, store=store, state=state)
-    renders = renderer.Renderer(config, appender=appender, store=store, state=state, key=key)
-    polls.add_listener(renders.notify)
     lines: list[str] = []
-    for result in await polls.poll_all(names):
-        lines.extend(f"{result.source}: {describe(e)}" for e in result.events)
-        if not result.events:
-            state_text = f"up to date at {_short(result.head)}" if result.head else "no revision"
-            lines.append(f"{result.source}: {state_text}")
-        lines.extend(
-            f"app {e.app}: {describe(e)}"  # type: ignore[union-attr]
-            for e in await renders.render_source(result.source)
+    async with renderpool.RenderPool(size=config.render.workers) as pool:
+        renders = renderer.Renderer(
+            config, appender=appender, store=store, state=state, key=key, pool=pool
         )
+        polls.add_listener(renders.notify)
+        for result in await polls.poll_all(names):
+            lines.extend(f"{result.source}: {describe(e)}" for e in result.events)
+            if not result.events:
+                at = f"up to date at {_short(result.head)}" if result.head else "no revision"
+                lines.append(f"{result.source}: {at}")
+            lines.extend(
+                f"app {e.app}: {describe(e)}"  # type: ignore[union-attr]
+                for e in await renders.render_source(result.source)
+            )
     return lines
 
 
@@ -151,7 +161,8 @@ async def render_one(
     """Render ``app_name`` at ``revision`` (default: the source's current head, fetched now).
 
     Returns the commit rendered and the objects (Secret values replaced by digests),
-    sorted by object key. Raises ``shell.render.RenderError`` for a render error,
+    sorted by object key. The render runs in a one-worker pool, under the app's limits.
+    Raises ``shell.render.RenderError`` for a render error (a limit exceeded included),
     ``gitsource.FetchError`` when the source cannot be fetched, ``errors.UsageError``
     for an unknown app or revision. Records nothing.
     """
@@ -163,13 +174,14 @@ async def render_one(
     state_dir = config.state_path()
     key = await asyncio.to_thread(digestkey.load_or_create, digestkey.path_in(state_dir))
     commit = await asyncio.to_thread(_commit_to_render, state_dir, source, revision)
-    done = await asyncio.to_thread(
-        renderer.render_at,
-        gitsource.mirror_path(state_dir, source.name),
-        app=app,
-        revision=commit,
-        key=key,
-    )
+    async with renderpool.RenderPool(size=1) as pool:
+        done = await pool.render(
+            gitsource.mirror_path(state_dir, source.name),
+            revision=commit,
+            path=app.path,
+            config=app.render,
+            key=key,
+        )
     bodies = await asyncio.to_thread(_bodies, done)
     return commit, bodies
 
@@ -198,5 +210,5 @@ def _peel(repo: pygit2.Repository, revision: str) -> str | None:
         return None
 
 
-def _bodies(done: renderer.Rendered) -> list[dict[str, Any]]:
+def _bodies(done: renderpool.Rendered) -> list[dict[str, Any]]:
     return [orjson.loads(done.bodies[done.objects[k]]) for k in sorted(done.objects)]

@@ -2,12 +2,12 @@
 
 Start-up order: database (embedded or external) → migrations → the database's lock
 (``runtime.leader``: a standby until it is taken, then a fresh ``Daemon`` served while
-it holds) → state from snapshot + tail → root tasks under the supervisor →
-``READY=1``. ``/readyz`` turns ready later, when the informers have listed and every
-app was looked at (``runtime.warmup``); the systemd status line says so then. On
-SIGTERM or SIGINT:
-``STOPPING=1``, producers stop first, the writer drains (appends in flight are
-committed), then the store closes and the embedded server is released.
+it holds) → state from snapshot + tail → render workers → root tasks under the
+supervisor → ``READY=1``. ``/readyz`` turns ready later, when the informers have listed
+and every app was looked at (``runtime.warmup``); the systemd status line says so then.
+On SIGTERM or SIGINT: ``STOPPING=1``, producers stop first, the writer drains (appends
+in flight are committed), the render workers stop, then the store closes and the
+embedded server is released.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from daemon.runtime import (
 )
 from daemon.runtime.supervisor import Supervisor
 from daemon.shell import eventstore, httpapi, metrics, sdnotify
+from daemon.shell.render import pool as renderpool
 
 log = logs.get("daemon")
 
@@ -75,6 +76,7 @@ class Daemon:
                 ready=self._readiness, metrics=metrics.registry_for(lambda: self.keeper.state)
             )
         )
+        self.pool = renderpool.RenderPool(size=config.render.workers)
         self.git: gitloop.GitSide | None = None
         self.informers: informers.Informers | None = None
         self.reconciler: reconciler.Reconciler | None = None
@@ -89,6 +91,7 @@ class Daemon:
             appender=self.writer,
             store=self.store,
             state=self.keeper.state,
+            pool=self.pool,
             http=self.http,
             instance=self.instance,
         )
@@ -108,6 +111,7 @@ class Daemon:
             appender=self.writer,
             keeper=self.keeper,
             informers=self.informers,
+            pool=self.pool,
             render_at=self._render_at,
             instance=self.instance,
         )
@@ -171,6 +175,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         try:
+            await self.pool.start()
             runner = asyncio.create_task(self.supervisor.run(), name="supervisor")
             await asyncio.sleep(0)
             self.notifier.ready(f"folded up to position {self.keeper.state.position}")
@@ -180,6 +185,7 @@ class Daemon:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+            await self.pool.close()
             with contextlib.suppress(Exception):
                 await self.keeper.snapshot()
 

@@ -35,15 +35,14 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-import pygit2
-
 from daemon import logs, settings
 from daemon.core import backoff, codec, health, ids, manifests, plan
 from daemon.core import events as ev
 from daemon.core import state as core_state
 from daemon.runtime import informers as informers_mod
 from daemon.runtime import statekeeper, writer
-from daemon.shell import eventstore, executor, gitsource, render
+from daemon.shell import eventstore, executor, gitsource
+from daemon.shell.render import pool as renderpool
 
 log = logs.get("reconciler")
 
@@ -99,6 +98,7 @@ class Reconciler:
         appender: writer.Appender,
         keeper: statekeeper.StateKeeper,
         informers: informers_mod.Informers,
+        pool: renderpool.RenderPool,
         render_at: Callable[[settings.AppConfig, str], Any] | None = None,
         instance: str | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -112,6 +112,7 @@ class Reconciler:
         self._keeper = keeper
         self._informers = informers
         self._render_at = render_at
+        self._pool = pool
         self._clock = clock
         self._meta = ev.EventMeta(actor="gitopsd", instance=instance)
         self._apps: dict[str, _AppRuntime] = {
@@ -613,7 +614,7 @@ class Reconciler:
         ]
         if not secrets:
             return bodies
-        objects = await asyncio.to_thread(self._render_plain, rt.config, app_plan.revision)
+        objects = await self._render_plain(rt.config, app_plan.revision)
         real = plan.prepare(app=rt.config.name, objects=objects, policy=app_plan.policy, scopes={})
         for key in secrets:
             if key not in real.bodies:
@@ -621,10 +622,17 @@ class Reconciler:
             bodies[key] = manifests.string_data_as_data(real.bodies[key])
         return bodies
 
-    def _render_plain(self, app: settings.AppConfig, revision: str) -> dict[str, dict[str, Any]]:
-        repo = pygit2.Repository(str(gitsource.mirror_path(self._config.state_path(), app.source)))
-        result = render.render(render.GitTree(repo, revision), path=app.path, config=app.render)
-        return {ids.key_of(o): o for o in result.objects}
+    async def _render_plain(
+        self, app: settings.AppConfig, revision: str
+    ) -> dict[str, dict[str, Any]]:
+        """A fresh render of ``revision`` with Secrets' real values, in the render pool."""
+        objects = await self._pool.render_objects(
+            gitsource.mirror_path(self._config.state_path(), app.source),
+            revision=revision,
+            path=app.path,
+            config=app.render,
+        )
+        return {ids.key_of(o): o for o in objects}
 
     async def _render_pin(self, rt: _AppRuntime, revision: str) -> None:
         if self._render_at is None or rt.pin_render_asked == revision:

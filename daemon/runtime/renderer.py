@@ -1,45 +1,42 @@
 """Rendering apps when their source moves, and recording the result.
 
 When a source's head changes (the poller tells, and at start every source the log
-knows), each app on it is looked at: it re-renders when it never rendered, its last
-render failed, its path or render settings changed, or the tree diff between the
-revision it last rendered and the new head touches its path or anything its last
-render read (``core.sources.is_affected``). A monorepo commit touching one app renders
-one app; the others keep their recorded revision.
+knows), each app on it is looked at: it re-renders when it never rendered, its path or
+render settings changed, or the tree diff between the revision it last rendered and
+the new head touches its path or anything its last render read
+(``core.sources.is_affected``). A monorepo commit touching one app renders one app;
+the others keep their recorded revision. A failed render counts as a render: the app
+waits for a commit touching what the failed render read (or, stopped by a limit, what
+its last render read, and its path) instead of rendering again at every new head.
 
-A render runs in a worker thread (``shell.render`` over the mirror's tree at the exact
-commit). Before anything is stored or logged, every Secret's ``data``/``stringData``
-value is replaced by an HMAC under the installation key (``core.manifests``,
-``shell.digestkey``); the bodies go to the blobs table as canonical JSON, keyed by
-sha256, and ``DesiredStateRendered`` (object key -> digest) or ``RenderFailed``
-(error, file, line) is appended to ``app/<name>``.
+A render runs in a worker process of the render pool (``shell.render.pool``), under the
+app's ``render.limits``; the worker opens the mirror at the exact commit and replaces
+every Secret's ``data``/``stringData`` value by an HMAC under the installation key
+(``core.manifests``, ``shell.digestkey``) before anything comes back. The bodies go to
+the blobs table as canonical JSON, keyed by sha256, and ``DesiredStateRendered``
+(object key -> digest) or ``RenderFailed`` (error, file, line) is appended to
+``app/<name>``. A render past a limit, or whose worker died, is a ``RenderFailed``
+like any other: the other apps go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pygit2
 
 from daemon import logs, settings
-from daemon.core import codec, ids, manifests, sources
+from daemon.core import codec, ids, sources
 from daemon.core import events as ev
 from daemon.core import state as core_state
 from daemon.runtime.writer import Appender
 from daemon.shell import eventstore, gitsource, render
+from daemon.shell.render import pool as renderpool
+from daemon.shell.render import protocol as renderprotocol
 
 log = logs.get("renderer")
-
-DEFAULT_CONCURRENCY = 2
-TREE_CACHE_LIMIT = 4 << 20
-"""Largest tree libgit2 keeps in its object cache. Its default (4 KiB) leaves out a
-monorepo's directory of 1,000 apps (~40 KiB), which every path lookup of every render
-then reads and parses again: four fifths of a render's time."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -59,18 +56,6 @@ class AppCursor:
         return cls(revision=app.render_revision, inputs=inputs, config=app.render_config)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Rendered:
-    """A successful render, redacted, ready to store."""
-
-    objects: dict[str, str]
-    """Object key -> digest of its redacted body."""
-    bodies: dict[str, bytes]
-    """Digest -> canonical JSON."""
-    renderer: str
-    inputs: tuple[str, ...]
-
-
 def config_digest(app: settings.AppConfig) -> str:
     """Digest of what, besides the commit, decides an app's render: path and settings.
 
@@ -81,28 +66,6 @@ def config_digest(app: settings.AppConfig) -> str:
     if app.render.type not in ("helm", "auto"):
         del rendering["helm"]
     return codec.digest({"source": app.source, "path": app.path, "render": rendering})
-
-
-def render_at(repo_path: Path, *, app: settings.AppConfig, revision: str, key: bytes) -> Rendered:
-    """Blocking: render ``app`` at ``revision`` from the mirror and redact it; ``RenderError``."""
-    repo = pygit2.Repository(str(repo_path))
-    tree = render.GitTree(repo, revision)
-    result = render.render(tree, path=app.path, config=app.render)
-    return redacted(result.objects, renderer=result.renderer, inputs=result.inputs, key=key)
-
-
-def redacted(
-    objects: Sequence[dict[str, Any]], *, renderer: str, inputs: frozenset[str], key: bytes
-) -> Rendered:
-    """Secret values replaced by keyed digests, bodies as canonical JSON by digest."""
-    by_key: dict[str, str] = {}
-    bodies: dict[str, bytes] = {}
-    for obj in objects:
-        body = codec.dumps(manifests.redact(obj, key=key))
-        digest = hashlib.sha256(body).hexdigest()
-        by_key[ids.key_of(obj)] = digest
-        bodies[digest] = body
-    return Rendered(objects=by_key, bodies=bodies, renderer=renderer, inputs=tuple(sorted(inputs)))
 
 
 class Renderer:
@@ -116,11 +79,14 @@ class Renderer:
         store: eventstore.EventStore,
         state: core_state.State,
         key: bytes,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        pool: renderpool.RenderPool,
         instance: str | None = None,
     ) -> None:
-        """Render ``config.apps``, resuming from the folded ``state``."""
-        pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, TREE_CACHE_LIMIT)
+        """Render ``config.apps`` in ``pool``'s workers, resuming from the folded ``state``."""
+        pygit2.settings.cache_object_limit(
+            pygit2.enums.ObjectType.TREE, renderprotocol.TREE_CACHE_LIMIT
+        )
+        self._pool = pool
         self._state_dir = config.state_path()
         self._apps: dict[str, list[settings.AppConfig]] = {}
         for app in config.apps:
@@ -135,7 +101,6 @@ class Renderer:
             name: src.head for name, src in state.sources.items() if src.head is not None
         }
         self._pending: asyncio.Queue[str] = asyncio.Queue()
-        self._semaphore = asyncio.Semaphore(concurrency)
         self._meta = ev.EventMeta(actor="gitopsd:renderer", instance=instance)
         self.renders = 0
         """Renders run (for metrics and tests)."""
@@ -199,25 +164,25 @@ class Renderer:
         repo_path = gitsource.mirror_path(self._state_dir, app.source)
         digest = config_digest(app)
         event: ev.AnyEvent
-        async with self._semaphore:
-            self.renders += 1
-            try:
-                done = await asyncio.to_thread(
-                    render_at, repo_path, app=app, revision=revision, key=self._key
-                )
-            except render.RenderError as exc:
-                event = _failed(app, revision, digest, str(exc), file=exc.file, line=exc.line)
-            except (pygit2.GitError, OSError) as exc:
-                event = _failed(app, revision, digest, f"cannot read the mirror: {exc}")
-            else:
-                event = await self._store_rendered(app, revision, digest, done)
+        self.renders += 1
+        try:
+            done = await self._pool.render(
+                repo_path, revision=revision, path=app.path, config=app.render, key=self._key
+            )
+        except render.RenderError as exc:
+            inputs = exc.inputs if exc.inputs is not None else self._last_inputs(app.name)
+            event = _failed(
+                app, revision, digest, str(exc), file=exc.file, line=exc.line, inputs=inputs
+            )
+        else:
+            event = await self._store_rendered(app, revision, digest, done)
         await self._appender.append(ids.app_stream(app.name), [event], meta=self._meta)
         self._remember(app.name, event)
         _log(event)
         return event
 
     async def _store_rendered(
-        self, app: settings.AppConfig, revision: str, digest: str, done: Rendered
+        self, app: settings.AppConfig, revision: str, digest: str, done: renderpool.Rendered
     ) -> ev.AnyEvent:
         event = ev.DesiredStateRendered(
             app=app.name,
@@ -235,9 +200,14 @@ class Renderer:
                 revision,
                 digest,
                 f"{len(done.objects)} objects are too many for one DesiredStateRendered event",
+                inputs=frozenset(done.inputs),
             )
         await self._store.put_blobs(done.bodies)
         return event
+
+    def _last_inputs(self, app: str) -> frozenset[str]:
+        """What a render that died without saying what it read depends on: its last inputs."""
+        return self._cursors[app].inputs or frozenset()
 
     def _remember(self, app: str, event: ev.AnyEvent) -> None:
         cursor = self._cursors[app]
@@ -248,7 +218,8 @@ class Renderer:
                 event.config,
             )
         elif isinstance(event, ev.RenderFailed):
-            cursor.revision, cursor.inputs, cursor.config = event.revision, None, event.config
+            inputs = None if event.inputs is None else frozenset(event.inputs)
+            cursor.revision, cursor.inputs, cursor.config = event.revision, inputs, event.config
 
 
 def _changed_paths(repo_path: Path, old: str, new: str) -> list[str] | None:
@@ -267,9 +238,16 @@ def _failed(
     *,
     file: str | None = None,
     line: int | None = None,
+    inputs: frozenset[str] = frozenset(),
 ) -> ev.RenderFailed:
     return ev.RenderFailed(
-        app=app.name, revision=revision, error=error, file=file, line=line, config=digest
+        app=app.name,
+        revision=revision,
+        error=error,
+        file=file,
+        line=line,
+        config=digest,
+        inputs=tuple(sorted(inputs)),
     )
 
 

@@ -131,3 +131,19 @@ def test_sources_poll_prints_what_it_recorded(
     ]
     assert third.stdout.splitlines() == [f"src: up to date at {c2[:12]}"]
     assert (unknown.returncode, unknown.stderr) == (2, f"error: no source named nope in {config}\n")
+
+
+def test_render_of_a_memory_bomb_exits_1_with_the_limit_named(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    """`gitopsd render` of a jsonnet memory bomb is a clean error and exit 1, not a crash."""
+    upstream.commit({"web/main.jsonnet": "std.makeArray(1e9, function(i) i)"})
+    config = _write_config(tmp_path, upstream)
+    text = config.read_text() + "    render: {limits: {memory: 256Mi}}\n"
+    config.write_text(text)
+    bomb = _gitopsd(config, "render", "web")
+    assert (bomb.returncode, bomb.stdout, bomb.stderr) == (
+        1,
+        "",
+        "render exceeded its memory limit (256 MiB address space)\n",
+    )

@@ -16,6 +16,7 @@ from daemon.core import events as ev
 from daemon.core import state as core_state
 from daemon.runtime import poller, renderer, writer
 from daemon.shell import eventstore
+from daemon.shell.render import pool as renderpool
 
 KEY = b"K" * 32
 
@@ -66,12 +67,16 @@ class _Stack:
     """A poller and a renderer wired as in the daemon, both on the store."""
 
     def __init__(
-        self, config: settings.Config, store: eventstore.EventStore, state: core_state.State
+        self,
+        config: settings.Config,
+        store: eventstore.EventStore,
+        state: core_state.State,
+        pool: renderpool.RenderPool,
     ) -> None:
         appender = writer.StoreAppender(store)
         self.poller = poller.Poller(config, appender=appender, store=store, state=state)
         self.renderer = renderer.Renderer(
-            config, appender=appender, store=store, state=state, key=KEY
+            config, appender=appender, store=store, state=state, key=KEY, pool=pool
         )
         self.poller.add_listener(self.renderer.notify)
 
@@ -80,12 +85,17 @@ class _Stack:
         return await self.renderer.render_source("src")
 
 
-async def _stack(config: settings.Config, store: eventstore.EventStore) -> _Stack:
-    return _Stack(config, store, await _state(store))
+async def _stack(
+    config: settings.Config, store: eventstore.EventStore, pool: renderpool.RenderPool
+) -> _Stack:
+    return _Stack(config, store, await _state(store), pool)
 
 
 async def test_monorepo_commit_touching_one_app_renders_one_app(
-    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """A commit under one app renders that app only; one in a shared base or library renders the apps reaching it."""
     upstream.commit(
@@ -108,7 +118,7 @@ async def test_monorepo_commit_touching_one_app_renders_one_app(
         _app("kust", "apps/kust"),
         _app("jsonnet", "apps/lib-user"),
     )
-    stack = await _stack(config, store)
+    stack = await _stack(config, store, render_pool)
     first = await stack.cycle()
     web_sha = upstream.commit({"apps/web/cm.yaml": CM.format(name="web", value="2")})
     second = await stack.cycle()
@@ -143,13 +153,14 @@ async def test_secret_values_never_reach_the_log_the_blobs_or_the_logs(
     store: eventstore.EventStore,
     upstream: Upstream,
     captured_logs: list[structlog.typing.EventDict],
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """Secret data/stringData are keyed digests in the blob; the plaintext is nowhere in the database or logs."""
     b64 = base64.b64encode(b"pw-hunter2").decode()
     upstream.commit(
         {"app/secret.yaml": SECRET.format(b64=b64), "app/cm.yaml": CM.format(name="c", value="x")}
     )
-    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store)
+    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store, render_pool)
     (event,) = await stack.cycle()
     assert isinstance(event, ev.DesiredStateRendered)
     blobs = await store.get_blobs(list(event.objects.values()))
@@ -168,13 +179,16 @@ async def test_secret_values_never_reach_the_log_the_blobs_or_the_logs(
 
 
 async def test_broken_yaml_records_render_failed_with_file_and_line_then_recovers(
-    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """A YAML error fails the render naming file and line; the fix renders again."""
     bad = upstream.commit(
         {"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n"}
     )
-    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store)
+    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store, render_pool)
     (failed,) = await stack.cycle()
     good = upstream.commit({"app/cm.yaml": CM.format(name="c", value="1")})
     (fixed,) = await stack.cycle()
@@ -192,42 +206,54 @@ async def test_broken_yaml_records_render_failed_with_file_and_line_then_recover
 
 
 async def test_huge_file_fails_the_render_with_the_per_file_cap(
-    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """A 6 MiB manifest is refused by name, not loaded."""
     huge = "# " + "x" * (6 * 1024 * 1024) + "\n"
     upstream.commit({"app/cm.yaml": CM.format(name="c", value="1"), "app/huge.yaml": huge})
-    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store)
+    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store, render_pool)
     (failed,) = await stack.cycle()
     assert isinstance(failed, ev.RenderFailed)
     assert (failed.file, "MiB per-file cap" in failed.error) == ("app/huge.yaml", True)
 
 
 async def test_restart_renders_nothing_again_unless_the_app_config_changed(
-    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """A restarted renderer resumes from the log: no re-render, except for an app whose settings changed."""
     upstream.commit(
         {"a/cm.yaml": CM.format(name="a", value="1"), "b/cm.yaml": CM.format(name="b", value="1")}
     )
     config = _config(tmp_path, upstream, _app("a", "a"), _app("b", "b"))
-    await (await _stack(config, store)).cycle()
-    same = await _stack(config, store)
+    await (await _stack(config, store, render_pool)).cycle()
+    same = await _stack(config, store, render_pool)
     unchanged = await same.renderer.render_source("src")
     changed_b = dataclasses.replace(config.apps[1], render=settings.RenderConfig(recurse=True))
-    edited = await _stack(dataclasses.replace(config, apps=[config.apps[0], changed_b]), store)
+    edited = await _stack(
+        dataclasses.replace(config, apps=[config.apps[0], changed_b]), store, render_pool
+    )
     rerendered = await edited.renderer.render_source("src")
     assert (unchanged, [e.app for e in rerendered]) == ([], ["b"])  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("missing_revision", ["0" * 40])
 async def test_a_revision_missing_from_the_mirror_is_a_render_failure(
-    tmp_path: Path, store: eventstore.EventStore, upstream: Upstream, missing_revision: str
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    missing_revision: str,
+    render_pool: renderpool.RenderPool,
 ) -> None:
     """Rendering a revision the mirror lacks records RenderFailed instead of crashing the loop."""
     upstream.commit({"a/cm.yaml": CM.format(name="a", value="1")})
     config = _config(tmp_path, upstream, _app("a", "a"))
-    stack = await _stack(config, store)
+    stack = await _stack(config, store, render_pool)
     await stack.poller.poll("src")
     event = await stack.renderer.render_app(config.apps[0], missing_revision)
     assert isinstance(event, ev.RenderFailed)
@@ -256,4 +282,81 @@ def test_config_digest_counts_helm_settings_only_where_helm_may_render() -> None
     ) == (
         codec.digest({"source": "src", "path": "apps/web", "render": without_helm}),
         False,
+    )
+
+
+BOMBS = {
+    "memory": (
+        "std.makeArray(1e9, function(i) i)",
+        "render exceeded its memory limit (256 MiB address space)",
+    ),
+    "cpu": (
+        "local f(n, acc) = if n == 0 then acc else f(n - 1, acc + 1) tailstrict; f(1e9, 0)",
+        "render exceeded its CPU limit (2s of CPU time)",
+    ),
+}
+LOW_LIMITS = settings.RenderLimitsConfig(
+    memory=settings.ByteSize(256 << 20), cpu=settings.Duration(2.0)
+)
+
+
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+async def test_a_render_bomb_fails_its_app_only_and_waits_for_a_commit_touching_it(
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
+    bomb: str,
+) -> None:
+    """A bomb records RenderFailed naming the limit while the other app renders; it is not tried again until a commit touches it."""
+    source, error = BOMBS[bomb]
+    upstream.commit({"bomb/main.jsonnet": source, "ok/cm.yaml": CM.format(name="ok", value="1")})
+    low = settings.RenderConfig(limits=LOW_LIMITS)
+    stack = await _stack(
+        _config(tmp_path, upstream, _app("bomb", "bomb", render=low), _app("ok", "ok")),
+        store,
+        render_pool,
+    )
+    first = await stack.cycle()
+    same_head = await stack.renderer.render_source("src")
+    upstream.commit({"ok/cm.yaml": CM.format(name="ok", value="2")})
+    elsewhere = await stack.cycle()
+    fixed = upstream.commit({"bomb/main.jsonnet": "[]"})
+    again = await stack.cycle()
+    assert sorted((e.app, type(e).__name__, getattr(e, "error", "")) for e in first) == [  # type: ignore[union-attr]
+        ("bomb", "RenderFailed", error),
+        ("ok", "DesiredStateRendered", ""),
+    ]
+    assert (same_head, [e.app for e in elsewhere]) == ([], ["ok"])  # type: ignore[union-attr]
+    assert [(e.app, e.revision, type(e).__name__) for e in again] == [  # type: ignore[union-attr]
+        ("bomb", fixed, "DesiredStateRendered")
+    ]
+
+
+async def test_a_failed_render_renders_again_when_a_file_it_read_appears(
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    render_pool: renderpool.RenderPool,
+) -> None:
+    """A kustomization naming a missing base waits for that base, not for any commit; restarts keep that."""
+    upstream.commit({"app/kustomization.yaml": "resources:\n- ../base\n", "README.md": "1"})
+    config = _config(tmp_path, upstream, _app("a", "app"))
+    stack = await _stack(config, store, render_pool)
+    (failed,) = await stack.cycle()
+    upstream.commit({"README.md": "2"})
+    unrelated = await (await _stack(config, store, render_pool)).cycle()
+    upstream.commit(
+        {
+            "base/kustomization.yaml": "resources:\n- cm.yaml\n",
+            "base/cm.yaml": CM.format(name="b", value="1"),
+        }
+    )
+    (fixed,) = await (await _stack(config, store, render_pool)).cycle()
+    assert isinstance(failed, ev.RenderFailed)
+    assert failed.inputs is not None
+    assert ("base" in failed.inputs, unrelated, type(fixed).__name__) == (
+        True,
+        [],
+        "DesiredStateRendered",
     )

@@ -5,9 +5,10 @@ it over a ``Tree`` (never a working copy), validates the objects it yields, and 
 them with the set of repository paths it read, so the caller can tell from a tree diff
 whether a new commit touches the app (``is_affected``).
 
-Blocking and CPU-bound: callers run it with ``asyncio.to_thread``. It records nothing
-and redacts nothing: recording ``DesiredStateRendered``/``RenderFailed`` and replacing
-Secret values by digests are the caller's job.
+Blocking and CPU-bound: the daemon runs it in a worker process (``render.pool``), under
+the app's ``render.limits``. It records nothing and redacts nothing: recording
+``DesiredStateRendered``/``RenderFailed`` and replacing Secret values by digests are the
+caller's job.
 
 Auto-detection, in order, for a directory at the app's path:
 1. ``Chart.yaml`` -> helm (as in Argo CD, a chart wins over a kustomization beside it);
@@ -55,10 +56,21 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 
 
 def render(
-    tree: Tree, *, path: str, config: RenderConfig, limits: Limits = DEFAULT_LIMITS
+    tree: Tree,
+    *,
+    path: str,
+    config: RenderConfig,
+    limits: Limits = DEFAULT_LIMITS,
+    inputs: set[str] | None = None,
 ) -> RenderResult:
-    """Render the app at ``path`` (repository-relative) in ``tree``; raises ``RenderError``."""
+    """Render the app at ``path`` (repository-relative) in ``tree``; raises ``RenderError``.
+
+    ``inputs``, when given, collects the paths read as they are read: after a failure it
+    says what the failed render depended on.
+    """
     files = reader.Reader(tree, root=path, limits=limits)
+    if inputs is not None:
+        files.inputs = inputs
     app = files.root
     kind = config.type if config.type != "auto" else detect(files, app)
     match kind:

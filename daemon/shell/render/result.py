@@ -18,6 +18,7 @@ class RenderError(Exception):
     """A render failed; ``str(error)`` is ``FILE:LINE: message`` (or ``FILE: message``).
 
     ``file`` is a repository path (posix), ``line`` is 1-based; either may be None.
+    ``inputs``, when known, are the paths the failed render had read (set by the pool).
     """
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
@@ -25,6 +26,7 @@ class RenderError(Exception):
         self.message = message
         self.file = file
         self.line = line
+        self.inputs: frozenset[str] | None = None
 
     def __str__(self) -> str:
         if self.file is not None and self.line is not None:

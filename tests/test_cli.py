@@ -99,6 +99,7 @@ def test_db_url_then_psql_while_the_daemon_runs(pg_tmp_path: Path) -> None:
 def test_db_url_prints_a_configured_url(tmp_path: Path) -> None:
     """With GITOPSD_DATABASE_URL, `db url` prints it and starts nothing."""
     url = "postgresql://gitopsd@db.invalid:5432/gitopsd"
+    (tmp_path / "gitopsd.yaml").write_text("")  # no database.url: the environment's
     result = run("db", "url", cwd=tmp_path, env={"GITOPSD_DATABASE_URL": url})
     assert (result.returncode, result.stdout) == (0, url + "\n")
 

@@ -15,6 +15,11 @@ Values follow YAML 1.1 as Kubernetes' decoder reads it (``yes``/``no``/``on``/``
 are booleans, ``0777`` is octal), except that timestamps stay strings and sexagesimal
 numbers (``1:30``) stay strings, since no Kubernetes field wants either. Mapping keys
 become strings. Merge keys (``<<``) are honoured. Errors carry the file and 1-based line.
+
+Every null reads as ``None``, but each document also lists the (mapping, key, source
+text) of its null mapping values, since kustomize tells ``key:`` from ``key: null`` and
+``key: ~`` (a strategic merge drops the first; annotations print the text). Nulls
+reached through an alias or a merge key are not listed (they live in a copy).
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ class Document:
     value: Any
     line: int
     key_lines: dict[str, int]
+    null_texts: tuple[tuple[dict[str, Any], str, str], ...] = ()
+    """(mapping, key, source text) of each null mapping value in ``value``."""
 
 
 def load_all(text: str, *, file: str, limits: Limits = DEFAULT_LIMITS) -> list[Document]:
@@ -191,6 +198,7 @@ class _Builder:
         self.documents: list[Document] = []
         self.doc_line = 1
         self.root: tuple[Any, dict[str, int], int] | None = None
+        self.null_texts: list[tuple[dict[str, Any], str, str]] = []
 
     def run(self, text: str) -> list[Document]:
         for event in yaml.parse(text, Loader=yaml.CSafeLoader):
@@ -202,10 +210,12 @@ class _Builder:
         match event:
             case yaml.DocumentStartEvent():
                 self.anchors, self.aliases, self.nodes = {}, 0, 0
-                self.doc_line, self.root = line, None
+                self.doc_line, self.root, self.null_texts = line, None, []
             case yaml.DocumentEndEvent():
                 value, key_lines, line = self.root if self.root is not None else (None, {}, 0)
-                self.documents.append(Document(value, line or self.doc_line, key_lines))
+                self.documents.append(
+                    Document(value, line or self.doc_line, key_lines, tuple(self.null_texts))
+                )
             case yaml.MappingStartEvent() | yaml.SequenceStartEvent():
                 self.open(event, line)
             case yaml.MappingEndEvent() | yaml.SequenceEndEvent():
@@ -217,8 +227,21 @@ class _Builder:
                     self.anchors[event.anchor] = (value, 1)
                 is_merge = event.value == "<<" and event.implicit[0] and event.tag is None
                 self.add(value, 1, line, merge_key=is_merge)
+                if value is None:
+                    self.note_null(event.value)
             case yaml.AliasEvent():
                 self.alias(event.anchor or "", line)
+
+    def note_null(self, text: str) -> None:
+        """Record the source text of the null just put, when it was a mapping value."""
+        frame = self.stack[-1] if self.stack else None
+        if (
+            frame is not None
+            and isinstance(frame.value, dict)
+            and not frame.has_key
+            and frame.value.get(frame.key, ...) is None
+        ):
+            self.null_texts.append((frame.value, frame.key, text))
 
     def count(self, nodes: int, line: int) -> None:
         self.nodes += nodes

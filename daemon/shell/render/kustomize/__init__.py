@@ -103,7 +103,7 @@ def _cleaned(res: Resource) -> dict[str, Any]:
         return body
     annotations = metadata["annotations"]
     kept = {
-        key: transformers.text(value)
+        key: transformers.text(value) if value is not None else res.null_text(annotations, key)
         for key, value in (annotations.items() if isinstance(annotations, dict) else ())
         if key not in INTERNAL_ANNOTATIONS
     }

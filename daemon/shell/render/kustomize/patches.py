@@ -14,8 +14,6 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
 from daemon.shell.render import yamlsafe
 from daemon.shell.render.kustomize import jsonpatch, kfile, resource, selectors, smp
 from daemon.shell.render.kustomize.resource import Resource
@@ -96,12 +94,11 @@ def apply_patches_strategic_merge(
         return resources
     loaded: list[Resource] = []
     for entry in entries:
-        inline = _inline_objects(entry, where=where, limits=limits)
-        text = entry if inline is not None else load(entry).decode("utf-8", "replace")
-        objects = (
-            inline if inline is not None else resource.from_text(text, file=entry, limits=limits)
-        )
-        _metadata_nulls_as_text(objects, text)
+        objects = _inline_objects(entry, where=where, limits=limits)
+        if objects is None:
+            text = load(entry).decode("utf-8", "replace")
+            objects = resource.from_text(text, file=entry, limits=limits)
+        _metadata_nulls_as_text(objects)
         loaded.extend(objects)
     if not loaded:
         raise RenderError(f"{where}: patchesStrategicMerge patches appear to be empty")
@@ -113,14 +110,13 @@ def apply_patches_strategic_merge(
 _STRING_MAPS = ("labels", "annotations")
 
 
-def _metadata_nulls_as_text(objects: list[Resource], text: str) -> None:
+def _metadata_nulls_as_text(objects: list[Resource]) -> None:
     """Null label and annotation values of ``patchesStrategicMerge`` objects become text.
 
     kustomize reads these patches as resources and rewrites their labels and annotations
     as strings, so ``drop: null`` sets the label to the text ``null`` (``drop:`` to
     ``""``, ``drop: ~`` to ``~``) instead of deleting it, unlike a ``patches`` entry.
     """
-    raw = _raw_null_texts(text)
     for obj in objects:
         metadata = obj.body.get("metadata")
         if not isinstance(metadata, dict):
@@ -131,53 +127,7 @@ def _metadata_nulls_as_text(objects: list[Resource], text: str) -> None:
                 continue
             for key, value in values.items():
                 if value is None:
-                    values[key] = raw.get((obj.kind, obj.name, field, key), "")
-
-
-def _raw_null_texts(text: str) -> dict[tuple[str, str, str, str], str]:
-    """(kind, name, labels|annotations, key) -> the source text of each null value there."""
-    found: dict[tuple[str, str, str, str], str] = {}
-    try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError:
-        return found
-    for node in nodes:
-        if not isinstance(node, yaml.MappingNode):
-            continue
-        top = _scalar_children(node)
-        metadata = _child(node, "metadata")
-        if metadata is None:
-            continue
-        name = _scalar_children(metadata).get("name", "")
-        for field in _STRING_MAPS:
-            values = _child(metadata, field)
-            for key, value in _scalar_nodes(values):
-                if value.tag == "tag:yaml.org,2002:null":
-                    found[(top.get("kind", ""), name, field, key)] = value.value
-    return found
-
-
-def _child(node: yaml.Node | None, key: str) -> yaml.MappingNode | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    for k, v in node.value:
-        if isinstance(k, yaml.ScalarNode) and k.value == key and isinstance(v, yaml.MappingNode):
-            return v
-    return None
-
-
-def _scalar_nodes(node: yaml.MappingNode | None) -> list[tuple[str, yaml.ScalarNode]]:
-    if node is None:
-        return []
-    return [
-        (k.value, v)
-        for k, v in node.value
-        if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode)
-    ]
-
-
-def _scalar_children(node: yaml.MappingNode) -> dict[str, str]:
-    return {key: value.value for key, value in _scalar_nodes(node)}
+                    values[key] = obj.null_text(values, key)
 
 
 def _inline_objects(entry: str, *, where: str, limits: Limits) -> list[Resource] | None:
@@ -256,7 +206,7 @@ def _merge_into(target: Resource, patch: Resource) -> bool:
     body["apiVersion"] = target.body.get("apiVersion")
     if patch.allow_name_change or patch.allow_kind_change:
         target.store_previous_id()
-    merged = smp.merge(target.body, body)
+    merged = smp.merge(target.body, body, empty_nulls=target.empty_null_places())
     if merged is None or not merged:
         return False
     target.body = merged
@@ -294,3 +244,6 @@ def apply_json(target: Resource, operations: list[dict[str, Any]], *, source: st
     meta = result.get("metadata")
     if added and isinstance(meta, dict) and meta.get("annotations") == {}:
         del meta["annotations"]
+    # kustomize rebuilds the patched resource from JSON: every null now reads ``null``.
+    annotations = target.string_map("annotations")
+    target.null_texts = [(annotations, k, "null") for k, v in annotations.items() if v is None]

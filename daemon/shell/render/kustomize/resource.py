@@ -8,7 +8,9 @@ where kustomize would have had an annotations map because of them.
 
 Also here: reading resources from YAML the way kustomize does (empty documents
 dropped, ``kind`` and ``metadata.name`` required, ``*List`` kinds with ``items``
-inlined after the other documents of the file, null list items refused).
+inlined after the other documents of the file, null list items refused), noting
+the source text of each null: kyaml keeps ``key:`` apart from ``key: null`` (a strategic
+merge patch drops the first, see ``smp``) and prints a null annotation as its text.
 """
 
 from __future__ import annotations
@@ -41,17 +43,35 @@ class Resource:
     allow_kind_change: bool = False
     var_names: list[str] = dataclasses.field(default_factory=list)
     """Names of the ``vars`` that read from this resource."""
+    null_texts: list[tuple[dict[str, Any], str, str]] = dataclasses.field(default_factory=list)
+    """(map in ``body``, key, source text) of each null read from YAML.
+
+    Held by map identity, so a record follows its map wherever the body moves it;
+    records whose value is no longer null are ignored."""
 
     def copy(self) -> Resource:
         """A deep copy (body and metadata)."""
+        memo: dict[int, Any] = {}
+        body = copy.deepcopy(self.body, memo)
         return dataclasses.replace(
             self,
-            body=copy.deepcopy(self.body),
+            body=body,
             previous=list(self.previous),
             prefixes=list(self.prefixes),
             suffixes=list(self.suffixes),
             var_names=list(self.var_names),
+            null_texts=[(memo[id(m)], k, t) for m, k, t in self.null_texts if id(m) in memo],
         )
+
+    def empty_null_places(self) -> frozenset[tuple[int, str]]:
+        """(id of map, key) of the nulls in the body that were written with no text."""
+        return frozenset(
+            (id(m), k) for m, k, t in self.null_texts if not t and m.get(k, ...) is None
+        )
+
+    def null_text(self, mapping: dict[str, Any], key: str) -> str:
+        """The source text of the null at ``mapping[key]`` ("" when not known)."""
+        return next((t for m, k, t in self.null_texts if m is mapping and k == key), "")
 
     @property
     def gvk(self) -> ids.Gvk:
@@ -103,8 +123,10 @@ class Resource:
     def set_string_map(self, field: str, value: dict[str, Any]) -> None:
         """Replace ``metadata.<field>``; an empty map removes the field, as kustomize does."""
         meta = self.metadata()
+        old = meta.get(field)
         if value:
-            meta[field] = dict(sorted(value.items()))
+            meta[field] = new = dict(sorted(value.items()))
+            self.null_texts = [(new if m is old else m, k, t) for m, k, t in self.null_texts]
         else:
             meta.pop(field, None)
 
@@ -155,14 +177,14 @@ class Resource:
 
 def from_text(text: str, *, file: str, limits: Limits) -> list[Resource]:
     """The resources of a YAML stream, read as kustomize reads resource files."""
-    queue: list[tuple[Any, int | None]] = [
-        (doc.value, doc.line)
+    queue: list[tuple[Any, int | None, list[tuple[dict[str, Any], str, str]]]] = [
+        (doc.value, doc.line, list(doc.null_texts))
         for doc in yamlsafe.load_all(text, file=file, limits=limits)
         if doc.value is not None
     ]
     out: list[Resource] = []
     while queue:
-        body, line = queue.pop(0)
+        body, line, null_texts = queue.pop(0)
         if not isinstance(body, dict):
             raise RenderError("expected a resource (a mapping)", file=file, line=line)
         if not body:
@@ -175,9 +197,9 @@ def from_text(text: str, *, file: str, limits: Limits) -> list[Resource]:
                 continue
             if not isinstance(items, list):
                 raise RenderError(f"expected a list in {kind}.items", file=file, line=line)
-            queue.extend((item, line) for item in items if item)
+            queue.extend((item, line, null_texts) for item in items if item)
             continue
-        out.append(Resource(body=body, file=file, line=line))
+        out.append(Resource(body=body, file=file, line=line, null_texts=null_texts))
     return out
 
 

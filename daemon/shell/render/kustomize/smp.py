@@ -13,9 +13,13 @@ quirks show in output, so they are reproduced here:
   ``containerPort``+``protocol``) existing elements go back in their original order
   after new ones; a patch element missing one of several keys only matches when the
   missing key's value is empty everywhere (kustomize's #3620 behaviour);
-* an explicit ``null`` already in the resource survives a patch that does not touch it.
+* a ``null`` already in the resource that the patch does not touch survives when it was
+  written out (``null``, ``~``) and goes when it was written with no text (``key:``),
+  wherever the walk reaches: every map of the resource and the elements of merged
+  lists, not the insides of replaced lists (kyaml's ``VisitMap`` on an empty node).
 
-Values are JSON-like Python values; ``MISSING`` stands for an absent field.
+Values are JSON-like Python values; ``MISSING`` stands for an absent field. The nulls
+written with no text are named by (id of their map, key), as ``Resource`` records them.
 """
 
 from __future__ import annotations
@@ -103,9 +107,15 @@ def text(value: Any) -> str:
     return str(value)
 
 
-def merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any] | None:
+Places = frozenset[tuple[int, str]]
+"""(id of a map in the resource, key) of the nulls there written with no text."""
+
+
+def merge(
+    target: dict[str, Any], patch: dict[str, Any], *, empty_nulls: Places = frozenset()
+) -> dict[str, Any] | None:
     """Apply ``patch`` to ``target`` (both mutated); None when the patch deletes it."""
-    result = _walk(target, patch, None, [])
+    result = _walk(target, patch, None, [], empty_nulls)
     if result is CLEAR or result is MISSING or result is None:
         return None
     assert isinstance(result, dict)
@@ -122,7 +132,7 @@ def _category(value: Any) -> str | None:
     return "scalar"
 
 
-def _walk(dest: Any, origin: Any, schema: Schema, path: list[str]) -> Any:
+def _walk(dest: Any, origin: Any, schema: Schema, path: list[str], empty: Places) -> Any:
     if schema is None:
         schema = _embedded_schema(dest, origin)
     kinds = {_category(v) for v in (dest, origin)} - {None}
@@ -136,10 +146,10 @@ def _walk(dest: Any, origin: Any, schema: Schema, path: list[str]) -> Any:
         # Both absent or null: a null already in the resource is kept, one from the patch clears.
         return None if origin is MISSING else CLEAR
     if kind == "map":
-        return _walk_map(dest, origin, schema, path)
+        return _walk_map(dest, origin, schema, path, empty)
     if kind == "list":
         if _is_associative(schema):
-            return _walk_associative(dest, origin, schema, path)
+            return _walk_associative(dest, origin, schema, path, empty)
         return _override(dest, origin)
     return _override(dest, origin)
 
@@ -200,15 +210,22 @@ def _visit_map(dest: Any, origin: Any) -> Any:
             return dest
 
 
-def _walk_map(dest: Any, origin: Any, schema: Schema, path: list[str]) -> Any:
+def _walk_map(dest: Any, origin: Any, schema: Schema, path: list[str], empty: Places) -> Any:
     merged = _visit_map(dest, origin)
     if merged is CLEAR or merged is MISSING or merged is None:
         return CLEAR
     assert isinstance(merged, dict)
     patch = origin if isinstance(origin, dict) else {}
     for key in sorted({*merged, *patch}):
+        if key not in patch and (id(merged), key) in empty and merged.get(key) is None:
+            del merged[key]  # an untouched null with no text: kyaml's walker drops it
+            continue
         value = _walk(
-            merged.get(key, MISSING), patch.get(key, MISSING), _field(schema, key), [*path, key]
+            merged.get(key, MISSING),
+            patch.get(key, MISSING),
+            _field(schema, key),
+            [*path, key],
+            empty,
         )
         if value is CLEAR or value is MISSING:
             merged.pop(key, None)
@@ -217,7 +234,9 @@ def _walk_map(dest: Any, origin: Any, schema: Schema, path: list[str]) -> Any:
     return merged
 
 
-def _walk_associative(dest: Any, origin: Any, schema: Schema, path: list[str]) -> Any:
+def _walk_associative(
+    dest: Any, origin: Any, schema: Schema, path: list[str], empty: Places
+) -> Any:
     if dest is MISSING or dest is None:
         merged = origin
     elif origin is None:
@@ -234,10 +253,10 @@ def _walk_associative(dest: Any, origin: Any, schema: Schema, path: list[str]) -
     _, keys = _strategy_keys(schema)
     sources = [origin, merged]  # the patch's elements come first ("prepend")
     values = _element_values(keys, sources)
-    if values or keys:
-        return _set_elements(values, keys, dest=merged, origin=origin, schema=schema, path=path)
+    if not values and not keys:
+        values, keys = _primitive_values(sources), [""]
     return _set_elements(
-        _primitive_values(sources), [""], dest=merged, origin=origin, schema=schema, path=path
+        values, keys, dest=merged, origin=origin, schema=schema, path=path, empty=empty
     )
 
 
@@ -275,6 +294,7 @@ def _set_elements(
     origin: Any,
     schema: Schema,
     path: list[str],
+    empty: Places,
 ) -> Any:
     items: list[Any] = []
     element_schema = _elements(schema)
@@ -287,7 +307,7 @@ def _set_elements(
             continue
         valid_keys, valid_values = _validate_keys(values_list, values, keys)
         pair = [_element_in(source, valid_keys, valid_values) for source in (dest, origin)]
-        value = _walk(pair[0], pair[1], element_schema, [*path, "[]"])
+        value = _walk(pair[0], pair[1], element_schema, [*path, "[]"], empty)
         if value is CLEAR or value is MISSING or value is None or value == {}:
             _set_element(dest, None, valid_keys, valid_values)
             continue

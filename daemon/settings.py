@@ -170,7 +170,7 @@ class RenderLimitsConfig:
     """What one render of an app may use; past a limit the render fails, the daemon goes on."""
 
     memory: ByteSize = ByteSize(1 << 30)
-    """Address space of the render worker (RLIMIT_AS), its ~60 MiB interpreter included."""
+    """Address space a render may add to its worker (RLIMIT_AS: the worker's size plus this)."""
     cpu: Duration = Duration(60.0)
     """CPU time of the render (RLIMIT_CPU, whole seconds, rounded up)."""
     wall_clock: Duration = Duration(60.0)
@@ -920,7 +920,7 @@ def is_inside_repository(base: str, relative: str) -> bool:
 
 
 MIN_RENDER_MEMORY = 128 << 20
-"""The render worker's interpreter and libraries take ~60 MiB of address space by themselves."""
+"""Below this even a small render (a YAML parse, a few objects) runs out of address space."""
 
 
 def _check_render_limits(
@@ -932,7 +932,7 @@ def _check_render_limits(
         ctx.problem(
             _child(root, "apps", i, "render", "limits", "memory"),
             f"{where}.memory",
-            f"must be at least 128Mi (the render worker itself needs ~60 MiB), "
+            f"must be at least 128Mi (room for a parse and its objects), "
             f"got {limits.memory / (1 << 20):g} MiB",
         )
     if limits.cpu < 1:

@@ -248,7 +248,7 @@ def test_bad_render_limits_are_refused_with_file_line_and_key() -> None:
     assert problems("render:\n  limits: {memory: 64Mi, cpu: 500ms}\n") == [
         (
             "g.yaml:11: apps[0].render.limits.memory: must be at least 128Mi "
-            "(the render worker itself needs ~60 MiB), got 64 MiB"
+            "(room for a parse and its objects), got 64 MiB"
         ),
         (
             "g.yaml:11: apps[0].render.limits.cpu: must be at least 1s "

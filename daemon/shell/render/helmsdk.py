@@ -47,6 +47,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -90,6 +91,28 @@ def sdk() -> ModuleType | None:
         if type(exc).__name__ == "HelmLibraryError":
             return None
         raise
+
+
+def warm_up() -> bool:
+    """Start the SDK's Go runtime with a tiny render; False when the SDK is not available.
+
+    Go reserves its address space (about 1.7 GB of it, ~100 MiB resident) on the first
+    render, all at once. A render worker calls this before it lowers ``RLIMIT_AS`` for a
+    Helm job, so that the reservation is the worker's own and the limit bounds what the
+    chart's render adds; under the limit the Go runtime aborts the process instead
+    (``runtime/cgo: pthread_create failed``). Later calls cost one small render.
+    """
+    if sdk() is None:
+        return False
+    with tempfile.TemporaryDirectory(prefix="gitopsd-helm-warm-up-") as scratch:
+        chart = Path(scratch)
+        (chart / "templates").mkdir()
+        (chart / "Chart.yaml").write_text("apiVersion: v2\nname: warm-up\nversion: 0.1.0\n")
+        (chart / "templates" / "cm.yaml").write_text(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Release.Name }}}\n"
+        )
+        render(chart, values={}, release_name="warm-up", namespace="default", include_crds=False)
+    return True
 
 
 def is_available() -> bool:

@@ -6,10 +6,13 @@ pipes out of the way (fds 0 and 1 become /dev/null and stderr), so a library or 
 command that prints cannot corrupt the protocol, and asks the kernel to kill it when
 its parent dies (Linux ``PR_SET_PDEATHSIG``).
 
-Each job runs under its app's ``render.limits``: the address space (``RLIMIT_AS``) and
-the CPU time (``RLIMIT_CPU``, counted from what the worker had used before the job) are
-lowered for the render and lifted after it, soft limits only, so the next job can have
-others. Past the CPU limit the kernel kills the worker with SIGXCPU; past the memory
+Each job runs under its app's ``render.limits``: the address space (``RLIMIT_AS``,
+counted from the worker's size before the job) and the CPU time (``RLIMIT_CPU``,
+counted from what the worker had used before the job) are lowered for the render and
+lifted after it, soft limits only, so the next job can have others. Before a job that
+may render a Helm chart the SDK's Go runtime is started outside the limits
+(``helmsdk.warm_up``): it reserves ~1.7 GB of address space at once, which a limited
+render cannot hold. Past the CPU limit the kernel kills the worker with SIGXCPU; past the memory
 limit Python raises MemoryError (answered, then the worker exits: its heap may be
 damaged) or a C library aborts (jsonnet prints "a memory allocation error occurred").
 The parent tells these apart, enforces the wall clock, and replaces a worker that died.
@@ -24,12 +27,13 @@ import os
 import resource
 import signal
 import sys
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import pygit2
 
 from daemon.shell import render
-from daemon.shell.render import protocol
+from daemon.shell.render import helmsdk, protocol
 
 PR_SET_PDEATHSIG = 1
 
@@ -68,6 +72,8 @@ def serve(job: protocol.Job, *, repos: dict[str, pygit2.Repository]) -> tuple[by
     limits = job.config.limits
     inputs: set[str] = set()
     outcome: Any
+    if _may_render_helm(job, repos):
+        helmsdk.warm_up()
     before = _lower(memory=int(limits.memory), cpu=float(limits.cpu))
     try:
         header, blobs = protocol.reply_for(protocol.run(job, repos=repos, inputs=inputs))
@@ -112,14 +118,33 @@ _Limits = dict[int, tuple[int, int]]
 _LIMITED = (resource.RLIMIT_AS, resource.RLIMIT_CPU)
 
 
+def _may_render_helm(job: protocol.Job, repos: dict[str, pygit2.Repository]) -> bool:
+    """True for ``render.type: helm``, and for ``auto`` where the app's path has Chart.yaml."""
+    if job.config.type != "auto":
+        return job.config.type == "helm"
+    chart = f"{job.path.strip('/')}/Chart.yaml" if job.path.strip("/") else "Chart.yaml"
+    try:
+        repo = repos.get(job.repo) or repos.setdefault(job.repo, pygit2.Repository(job.repo))
+        tree = repo.revparse_single(job.revision).peel(pygit2.Tree)
+    except (pygit2.GitError, KeyError, ValueError):
+        return False  # the render itself reports what is wrong with the mirror
+    return chart in tree
+
+
+def address_space() -> int:
+    """The worker's address space now, in bytes (``VmSize``)."""
+    pages = Path("/proc/self/statm").read_text(encoding="ascii").split()[0]
+    return int(pages) * resource.getpagesize()
+
+
 def _lower(*, memory: int, cpu: float) -> _Limits:
-    """Soft limits for one job: ``memory`` bytes of address space, ``cpu`` more seconds.
+    """Soft limits for one job: ``memory`` more bytes of address space, ``cpu`` more seconds.
 
     Returns the limits to restore after it.
     """
     before = {which: resource.getrlimit(which) for which in _LIMITED}
     soft_as, hard_as = before[resource.RLIMIT_AS]
-    resource.setrlimit(resource.RLIMIT_AS, (_capped(memory, soft_as), hard_as))
+    resource.setrlimit(resource.RLIMIT_AS, (_capped(address_space() + memory, soft_as), hard_as))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     until = math.ceil(usage.ru_utime + usage.ru_stime + cpu)
     soft_cpu, hard_cpu = before[resource.RLIMIT_CPU]

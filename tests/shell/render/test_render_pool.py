@@ -299,3 +299,31 @@ def test_a_malformed_reply_is_an_error_not_a_crash() -> None:
     """What a worker sends is parsed as data: a reply of an unknown kind is a WorkerDiedError."""
     with pytest.raises(renderpool.WorkerDiedError, match="unknown reply 'pickle'"):
         protocol.result_of({"kind": "pickle"}, b"")
+
+
+async def test_a_helm_chart_renders_under_a_low_memory_limit_and_the_worker_stays_usable(
+    upstream: Upstream,
+) -> None:
+    """Helm's Go runtime reserves its address space outside the limit; later renders still fit.
+
+    The SDK reserves ~1.7 GB of address space on its first render: under a 256 MiB
+    RLIMIT_AS that aborted the worker (runtime/cgo: pthread_create failed), and a worker
+    holding the reservation could render nothing under an absolute limit afterwards.
+    """
+    chart = {
+        "chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+        "chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-helm}\n",
+    }
+    sha = upstream.commit({**chart, "ok/cm.yaml": CM})
+    async with renderpool.RenderPool(size=1) as pool:
+        (pid,) = pool.pids
+        helm = await _render(pool, upstream, sha, "chart")
+        after = await _render(pool, upstream, sha, "ok")
+        helm_again = await _render(pool, upstream, sha, "chart")
+        assert pool.pids == [pid]
+    assert (helm.renderer, sorted(helm.objects), sorted(after.objects)) == (
+        "helm",
+        ["/ConfigMap//from-helm"],
+        ["/ConfigMap/prod/ok"],
+    )
+    assert helm_again.objects == helm.objects

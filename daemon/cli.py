@@ -22,6 +22,7 @@ from daemon import configdump, errors, logs, settings
 from daemon.runtime import appcommands, database, demo, gitloop, verify
 from daemon.runtime import main as daemon_main
 from daemon.shell import eventstore, gitsource, pgbackup, render
+from kubesim import cli as sim_cli
 
 T = TypeVar("T")
 
@@ -219,41 +220,8 @@ def run(ctx: _Context) -> None:
     sys.exit(_run(daemon_main.run(ctx.config())))
 
 
-@cli.command("sim")
-@click.option("--port", type=int, default=0, help="Port on 127.0.0.1 (default: any free port).")
-@click.option(
-    "--kubeconfig", type=click.Path(dir_okay=False), default=None, help="Write the kubeconfig here."
-)
-@click.option(
-    "--token", "tokens", multiple=True, help="Bearer token, TOKEN or USER=TOKEN (repeatable)."
-)
-@click.option(
-    "--state", type=click.Path(dir_okay=False), default=None, help="Keep objects in this file."
-)
-@click.option(
-    "--fault", "faults", multiple=True, help="CODE[:verb=V,path=RE,times=N,retry-after=S,apf]."
-)
-@click.option("--latency", type=float, default=0.0, help="Seconds added to every request.")
-@click.option("--rate-limit", type=float, default=None, help="Requests per second before APF 429s.")
-@click.option(
-    "--step", type=float, default=0.5, show_default=True, help="Controller step, seconds."
-)
-@click.option("--broken-image", default="*:broken", show_default=True, help="Images never ready.")
-@click.option(
-    "--progress-deadline", type=float, default=None, help="Override progressDeadlineSeconds."
-)
-def sim_cmd(**kwargs: Any) -> None:
-    """Serve the Kubernetes API emulator on 127.0.0.1 until SIGTERM or SIGINT."""
-    from daemon.sim import cli as sim_cli  # noqa: PLC0415 - only this command needs the emulator
-
-    for key in ("kubeconfig", "state"):
-        kwargs[key] = Path(kwargs[key]) if kwargs[key] else None
-    kwargs["tokens"], kwargs["faults"] = list(kwargs["tokens"]), list(kwargs["faults"])
-    try:
-        code = sim_cli.run(sim_cli.Options(**kwargs))
-    except sim_cli.UsageError as exc:
-        raise errors.UsageError(str(exc)) from None
-    sys.exit(code)
+# The emulator's own command line (``python -m kubesim``), under gitopsd's name.
+cli.add_command(sim_cli.main, name="sim")
 
 
 @cli.command("render")

@@ -18,8 +18,8 @@ import pytest
 
 from daemon import settings
 from daemon.shell import kubeclient
-from daemon.sim.controllers.base import Knobs
-from daemon.sim.emulator import Emulator, run_emulator
+from kubesim.controllers.base import Knobs
+from kubesim.emulator import Emulator, run_emulator
 
 FAST_KNOBS = Knobs(step=0.02, establish=0.02, progress_deadline=0.3, job_duration=0.05)
 

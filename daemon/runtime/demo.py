@@ -37,8 +37,8 @@ from daemon.core import state as core_state
 from daemon.runtime import appcommands, database, verify
 from daemon.runtime import main as daemon_main
 from daemon.shell import embeddedpg, eventstore
-from daemon.sim.controllers.base import Knobs
-from daemon.sim.emulator import Emulator, run_emulator
+from kubesim.controllers.base import Knobs
+from kubesim.emulator import Emulator, run_emulator
 
 Printer = Callable[[str], None]
 

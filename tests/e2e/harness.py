@@ -23,7 +23,7 @@ from daemon.core import events as ev
 from daemon.core import state as core_state
 from daemon.runtime import main
 from daemon.shell import eventstore
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 APP = "web"
 NAMESPACE = "shop"

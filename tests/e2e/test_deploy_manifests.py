@@ -17,7 +17,7 @@ from daemon.core import ids
 from daemon.core import state as core_state
 from daemon.runtime import clusterinformer, informers, writer
 from daemon.shell import eventstore, httpapi, kubeclient
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 TARGET = "apps"  # the example target namespace of deploy/namespaced

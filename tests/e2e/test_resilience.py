@@ -16,7 +16,7 @@ from harness import NAMESPACE, app_config, configmap, deployment, manifest, runn
 from daemon.core import events as ev
 from daemon.runtime import verify
 from daemon.shell import eventstore
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 
 def applied_keys(events: list[object]) -> list[str]:

@@ -11,7 +11,7 @@ from harness import APP, NAMESPACE, app_config, configmap, manifest, running
 from daemon.core import events as ev
 from daemon.runtime import appcommands, verify
 from daemon.shell import eventstore
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 
 async def test_rollback_pins_until_unpinned(

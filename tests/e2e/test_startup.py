@@ -14,7 +14,7 @@ from kubernetes_asyncio import client, config
 
 from daemon.core import events as ev
 from daemon.runtime import main
-from daemon.sim.emulator import Emulator, run_emulator
+from kubesim.emulator import Emulator, run_emulator
 
 CM_KEY = f"/ConfigMap/{NAMESPACE}/settings"
 DEPLOY_KEY = f"apps/Deployment/{NAMESPACE}/web"

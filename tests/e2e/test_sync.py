@@ -15,7 +15,7 @@ from harness import NAMESPACE, app_config, configmap, deployment, manifest, runn
 
 from daemon.core import events as ev
 from daemon.core.events import StepAction
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 
 async def test_create_update_unchanged_prune(

@@ -11,7 +11,7 @@ from kubernetes_asyncio import client
 
 from daemon.core import events as ev
 from daemon.core.events import StepAction
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 
 def secret(name: str, **data: str) -> dict[str, object]:

@@ -9,7 +9,7 @@ from harness import NAMESPACE, app_config, running
 from helmcharts import web_chart
 
 from daemon.core import events as ev
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 
 async def test_helm_chart_syncs_with_hooks_in_phase_order(

@@ -12,7 +12,7 @@ from harness import APP, NAMESPACE, app_config, configmap, manifest, running
 from daemon.core import events as ev
 from daemon.core import ids
 from daemon.runtime import appcommands, verify
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 PRESYNC = f"batch/Job/{NAMESPACE}/upgrade-sql-schema-*"
 SYNC_HOOK = f"batch/Job/{NAMESPACE}/maintenance-page-up-*"

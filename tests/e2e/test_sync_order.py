@@ -9,7 +9,7 @@ from harness import NAMESPACE, app_config, configmap, deployment, manifest, runn
 
 from daemon.core import events as ev
 from daemon.core.events import StepAction
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 
 def job(name: str, **annotations: str) -> dict[str, object]:

@@ -12,7 +12,7 @@ from daemon.core import events as ev
 from daemon.runtime import main
 from daemon.runtime.leader import Role
 from daemon.shell import eventstore
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 
 async def instances_after(store: eventstore.EventStore, position: int) -> set[str | None]:

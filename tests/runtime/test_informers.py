@@ -17,8 +17,8 @@ from daemon.core import events as ev
 from daemon.core import manifests
 from daemon.runtime import clusterinformer, informers, main, statekeeper, writer
 from daemon.shell import eventstore, kubeclient
-from daemon.sim import api as sim_api
-from daemon.sim.emulator import Emulator, run_emulator
+from kubesim import api as sim_api
+from kubesim.emulator import Emulator, run_emulator
 
 SECRET_KEY = b"k" * 32
 FAST = clusterinformer.Timing(

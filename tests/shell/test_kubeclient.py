@@ -11,7 +11,7 @@ from kubefixtures import configmap, widget_crd
 
 from daemon.shell import kubeclient, kubeerrors
 from daemon.shell.kubediscovery import Resource
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 CONFIGMAPS = Resource("", "v1", "configmaps", True, "ConfigMap")
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from daemon import settings
 from daemon.shell import kubeclient
-from daemon.sim.emulator import Emulator
+from kubesim.emulator import Emulator
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from kubernetes_asyncio import client
 
 from daemon import settings
 from daemon.shell import kubeclient, kubeconfig, kubeerrors, ratelimit
-from daemon.sim.emulator import Emulator, run_emulator
+from kubesim.emulator import Emulator, run_emulator
 
 
 class FakeClock:

@@ -76,8 +76,10 @@ class EmbeddedServer:
         """Release this process's hold; the server stops when no process holds it."""
         state_dir = self.pgdata.parent
         with pgguardian.locked(state_dir):
-            if not pgguardian.leave(state_dir).holders:
+            left = pgguardian.leave(state_dir)
+            if not left.holders:
                 pgguardian.stop_server(self.pgdata)
+                pgguardian.dismiss(state_dir, left.guardian)
 
 
 def bin_path() -> Path:

@@ -227,6 +227,22 @@ def stop_server(pgdata: Path, *, timeout: float = STOP_TIMEOUT) -> None:
     proc.kill()
 
 
+def dismiss(state_dir: Path, guardian: ProcessId | None, *, timeout: float = STOP_TIMEOUT) -> None:
+    """Stop ``guardian`` once the last holder has stopped the server itself (lock held).
+
+    Afterwards nothing writes to the state directory any more, so a caller may remove it
+    at once (``gitopsd demo`` removes its temporary directory when it ends); a guardian
+    left running would wake within a second and recreate its lock and holders files in
+    a directory being deleted.
+    """
+    if guardian is not None and is_alive(guardian):
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(guardian.pid)
+            proc.terminate()  # blocked on the lock or asleep: either way it just ends
+            proc.wait(timeout)
+    write(state_dir, Holders())
+
+
 def guard(state_dir: Path, pgdata: Path, *, interval: float = POLL_SECONDS) -> None:
     """The guardian's loop: stop the server once no holder is alive, then exit."""
     me = identify(os.getpid())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import clitools
@@ -112,3 +114,24 @@ def test_two_holds_in_one_process_need_two_stops(pg_tmp_path: Path) -> None:
     )
     second.stop()
     assert not postmaster.is_running()
+
+
+def test_the_last_stop_ends_the_guardian_so_the_state_dir_can_be_removed(
+    pg_tmp_path: Path,
+) -> None:
+    """After the last holder stops the server nothing writes to the state dir: it can go at once.
+
+    The guardian used to live on for up to a second and recreate its files in a
+    directory being removed (``gitopsd demo`` failed with "Directory not empty").
+    """
+    state = pg_tmp_path / "state"
+    server = embeddedpg.start(state)
+    guardian = None
+    while guardian is None:  # the detached guardian records itself once it holds the lock
+        guardian = pgguardian.read(state.resolve()).guardian
+        time.sleep(0.01)
+    server.stop()
+    assert not pgguardian.is_alive(guardian)
+    assert pgguardian.read(state.resolve()) == pgguardian.Holders()
+    shutil.rmtree(state)
+    assert not state.exists()

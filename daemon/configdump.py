@@ -6,7 +6,7 @@ literal secrets: a ``Secret`` is never written out. A value that used ``${ENV}``
 written as it was in the file (the reference, not its value); a ``Secret`` whose value
 is exactly one ``${NAME}`` reference keeps it, any other secret is ``***``. Durations
 are written in the file's units (``90s`` as ``1m30s``). Loading and validation are
-``daemon.settings``; this module only writes.
+``daemon.settings.loader`` and ``daemon.settings.checks``; this module only writes.
 """
 
 from __future__ import annotations

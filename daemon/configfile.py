@@ -11,8 +11,8 @@ pass over libyaml's event stream has checked that the document nests no deeper t
 ``Limits.max_depth``, uses no more than ``Limits.max_aliases`` aliases and expands (with
 aliases followed, as the schema walk will follow them) to at most ``Limits.max_nodes``
 nodes: an alias bomb or a deeply nested file is refused in time proportional to its
-size, before anything recurses. The schema itself is ``daemon.settings``; this module
-knows nothing of it. Every problem is a ``ConfigError`` saying ``FILE[:LINE]: what``.
+size, before anything recurses. The schema itself is ``daemon.settings.schema``; this
+module knows nothing of it. Every problem is a ``ConfigError`` saying ``FILE[:LINE]: what``.
 (``shell.render.yamlsafe`` does the same for rendered manifests, but builds plain values
 and lives in the shell, which imports settings; hence this small sibling.)
 """

@@ -35,6 +35,13 @@ from daemon.core import codec
 from daemon.core import events as ev
 
 CHANNEL = "gitopsd_events"
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+"""What a database call raises when its query fails or the server cannot be reached."""
 _COPY_THRESHOLD = 16
 _VERSION_CACHE = 100_000
 _COLUMNS = ("position", "stream", "version", "type", "schema_version", "data", "meta")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from daemon.core import events, ids
+from daemon.core import events, ids, kinds
 
 Health = events.Health
 JSON = Mapping[str, Any]
@@ -686,38 +686,6 @@ _CHECKS: Final[Mapping[tuple[str, str], Check]] = MappingProxyType(
     }
 )
 
-# API groups served by Kubernetes itself: their other kinds (ConfigMap, Secret, RBAC,
-# PodDisruptionBudget...) have no health, and their conditions, where they have any,
-# do not mean Ready. Every other group is a custom resource's.
-_BUILTIN_GROUPS: Final = frozenset(
-    {
-        "",
-        "admissionregistration.k8s.io",
-        "apiextensions.k8s.io",
-        "apiregistration.k8s.io",
-        "apps",
-        "authentication.k8s.io",
-        "authorization.k8s.io",
-        "autoscaling",
-        "batch",
-        "certificates.k8s.io",
-        "coordination.k8s.io",
-        "discovery.k8s.io",
-        "events.k8s.io",
-        "extensions",
-        "flowcontrol.apiserver.k8s.io",
-        "internal.apiserver.k8s.io",
-        "networking.k8s.io",
-        "node.k8s.io",
-        "policy",
-        "rbac.authorization.k8s.io",
-        "resource.k8s.io",
-        "scheduling.k8s.io",
-        "storage.k8s.io",
-        "storagemigration.k8s.io",
-    }
-)
-
 # gitops-engine leaves hooks it still holds by a finalizer to their kind's rule, so a hook
 # Job being cleaned up still reports how it ended (health.go, hook.HookFinalizer).
 HOOK_FINALIZERS: Final = frozenset(
@@ -744,7 +712,9 @@ def assess(obj: JSON) -> HealthStatus:
     group = api_version.rpartition("/")[0]
     check = _CHECKS.get((group, kind))
     if check is None:
-        if group in _BUILTIN_GROUPS:
+        # A built-in kind without a rule has no health (ConfigMap, RBAC...); its
+        # conditions, where it has any, do not mean Ready.
+        if group in kinds.BUILTIN_GROUPS:
             return _HEALTHY
         check = _custom_resource
     try:

@@ -31,6 +31,8 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
+from daemon.core import kinds
+
 WAVE_ANNOTATIONS = ("gitopsd.io/sync-wave", "argocd.argoproj.io/sync-wave")
 HOOK_ANNOTATIONS = ("gitopsd.io/hook", "argocd.argoproj.io/hook")
 HOOK_DELETE_ANNOTATIONS = ("gitopsd.io/hook-delete-policy", "argocd.argoproj.io/hook-delete-policy")
@@ -54,50 +56,7 @@ class Phase(enum.StrEnum):
 
 PHASE_ORDER = {Phase.PRE_SYNC: 0, Phase.SYNC: 1, Phase.POST_SYNC: 2, Phase.SYNC_FAIL: 3}
 
-# Helm's InstallOrder (also gitops-engine's kind order); unknown kinds go after these.
-KIND_ORDER: dict[str, int] = {
-    kind: i
-    for i, kind in enumerate(
-        [
-            "Namespace",
-            "NetworkPolicy",
-            "ResourceQuota",
-            "LimitRange",
-            "PodSecurityPolicy",
-            "PodDisruptionBudget",
-            "ServiceAccount",
-            "Secret",
-            "SecretList",
-            "ConfigMap",
-            "StorageClass",
-            "PersistentVolume",
-            "PersistentVolumeClaim",
-            "CustomResourceDefinition",
-            "ClusterRole",
-            "ClusterRoleList",
-            "ClusterRoleBinding",
-            "ClusterRoleBindingList",
-            "Role",
-            "RoleList",
-            "RoleBinding",
-            "RoleBindingList",
-            "Service",
-            "DaemonSet",
-            "Pod",
-            "ReplicationController",
-            "ReplicaSet",
-            "Deployment",
-            "HorizontalPodAutoscaler",
-            "StatefulSet",
-            "Job",
-            "CronJob",
-            "IngressClass",
-            "Ingress",
-            "APIService",
-        ]
-    )
-}
-_UNKNOWN_KIND = len(KIND_ORDER)
+_UNKNOWN_KIND = len(kinds.KIND_ORDER)
 
 HELM_PHASES: dict[str, Phase] = {
     "pre-install": Phase.PRE_SYNC,
@@ -185,7 +144,7 @@ def _csv(value: Any) -> list[str]:
 
 def stage(kind: str) -> int:
     """0 for Namespaces and CRDs (applied first), 1 for everything else."""
-    return 0 if kind in ("Namespace", "CustomResourceDefinition") else 1
+    return 0 if kind in kinds.STAGE_ZERO else 1
 
 
 def sort_key(*, kind: str, name: str, namespace: str, phase: Phase, wave: int) -> tuple[Any, ...]:
@@ -194,7 +153,7 @@ def sort_key(*, kind: str, name: str, namespace: str, phase: Phase, wave: int) -
         stage(kind),
         PHASE_ORDER.get(phase, 1),
         wave,
-        KIND_ORDER.get(kind, _UNKNOWN_KIND),
+        kinds.KIND_ORDER.get(kind, _UNKNOWN_KIND),
         kind,
         namespace,
         name,

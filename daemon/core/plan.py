@@ -32,7 +32,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from daemon.core import codec, diff, ids, ordering
+from daemon.core import codec, diff, ids, kinds, ordering
 from daemon.core.events import PlanStep, StepAction
 from daemon.core.state import State
 
@@ -46,56 +46,6 @@ GENERATE_NAME_REFUSED = (
     "give it a metadata.name"
 )
 GENERATED_HOOK = "hook named by generateName: a new instance is created each sync"
-
-# Built-in kinds that are cluster-scoped (group/Kind); every other built-in is namespaced.
-CLUSTER_SCOPED = frozenset(
-    {
-        "/Namespace",
-        "/Node",
-        "/PersistentVolume",
-        "/ComponentStatus",
-        "storage.k8s.io/StorageClass",
-        "storage.k8s.io/CSIDriver",
-        "storage.k8s.io/CSINode",
-        "storage.k8s.io/VolumeAttachment",
-        "rbac.authorization.k8s.io/ClusterRole",
-        "rbac.authorization.k8s.io/ClusterRoleBinding",
-        "apiextensions.k8s.io/CustomResourceDefinition",
-        "apiregistration.k8s.io/APIService",
-        "admissionregistration.k8s.io/ValidatingWebhookConfiguration",
-        "admissionregistration.k8s.io/MutatingWebhookConfiguration",
-        "admissionregistration.k8s.io/ValidatingAdmissionPolicy",
-        "admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding",
-        "scheduling.k8s.io/PriorityClass",
-        "networking.k8s.io/IngressClass",
-        "node.k8s.io/RuntimeClass",
-        "flowcontrol.apiserver.k8s.io/FlowSchema",
-        "flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration",
-        "certificates.k8s.io/CertificateSigningRequest",
-    }
-)
-BUILTIN_GROUPS = frozenset(
-    {
-        "",
-        "apps",
-        "batch",
-        "autoscaling",
-        "policy",
-        "networking.k8s.io",
-        "rbac.authorization.k8s.io",
-        "storage.k8s.io",
-        "apiextensions.k8s.io",
-        "apiregistration.k8s.io",
-        "admissionregistration.k8s.io",
-        "scheduling.k8s.io",
-        "node.k8s.io",
-        "coordination.k8s.io",
-        "discovery.k8s.io",
-        "flowcontrol.apiserver.k8s.io",
-        "certificates.k8s.io",
-        "events.k8s.io",
-    }
-)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,9 +128,9 @@ def scope_of(gk: str, scopes: Mapping[str, bool]) -> bool | None:
     if gk in scopes:
         return scopes[gk]
     group = gk.partition("/")[0]
-    if gk in CLUSTER_SCOPED:
+    if gk in kinds.CLUSTER_SCOPED:
         return False
-    if group in BUILTIN_GROUPS:
+    if group in kinds.BUILTIN_GROUPS:
         return True
     return None
 
@@ -189,7 +139,7 @@ def crd_scopes(bodies: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
     """Scopes declared by CustomResourceDefinitions among ``bodies``."""
     out: dict[str, bool] = {}
     for body in bodies:
-        if body.get("kind") != "CustomResourceDefinition":
+        if body.get("kind") != kinds.CRD:
             continue
         spec = body.get("spec") or {}
         group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")

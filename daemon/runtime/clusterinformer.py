@@ -18,7 +18,7 @@ from typing import Protocol
 
 from daemon import logs, settings
 from daemon.core import events as ev
-from daemon.core import ids, observe
+from daemon.core import ids, kinds, observe
 from daemon.core import state as core_state
 from daemon.runtime.writer import Appender
 from daemon.shell import kubeclient, kubeconfig, kubeerrors
@@ -28,7 +28,7 @@ log = logs.get("informers")
 
 SELECTOR = observe.TRACKING_LABEL
 """Label selector of every watch: objects carrying the tracking label (any app)."""
-CRD_GROUP_KIND = ("apiextensions.k8s.io", "CustomResourceDefinition")
+
 NOT_SERVED = "kind no longer served"
 
 GroupKind = tuple[str, str]
@@ -335,7 +335,7 @@ class ClusterInformer:
             found = observe.observe(
                 self.name, event.obj, known=self.view.get(key), secret_key=self._key
             )
-            if (res.group, res.kind) == CRD_GROUP_KIND:
+            if (res.group, res.kind) == kinds.CRD_GROUP_KIND:
                 self._crd_seen.set()  # a pending kind may be served now
         elif event.type == "DELETED":
             key = ids.key_of(event.obj)

@@ -14,8 +14,6 @@ import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
-
 from daemon import settings
 from daemon.shell import embeddedpg, eventstore, migrations, pgbackup
 
@@ -46,11 +44,7 @@ async def locate(config: settings.Config) -> Database:
 
 async def migrate(url: str) -> list[migrations.Migration]:
     """Apply pending migrations on ``url``."""
-    conn = await asyncpg.connect(url, timeout=30)
-    try:
-        return await migrations.migrate(conn)
-    finally:
-        await conn.close()
+    return await migrations.migrate_url(url)
 
 
 @contextlib.asynccontextmanager

@@ -3,8 +3,8 @@
 It sets up everything gitopsd needs in one state directory (a temporary one unless
 given): the embedded PostgreSQL for the event log, the Kubernetes API emulator served
 in this process with fast controllers, and a sample Git repository written with
-pygit2 and served as ``file://``. Then it runs the real daemon (``main.Daemon``) on
-them and tells a story by committing to the repository: v1 is synced and turns
+``samplerepo.SampleRepo`` and served as ``file://``. Then it runs the real daemon
+(``main.Daemon``) on them and tells a story by committing to the repository: v1 is synced and turns
 Healthy; v2 (new image, more replicas) is auto-synced; v3 removes an object, which is
 pruned; v4 deploys an image that never becomes ready and ends Degraded, and a rollback
 (``appcommands.pin``, as ``gitopsd rollback``) brings it back to Healthy. It ends with
@@ -23,11 +23,10 @@ import dataclasses
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-import pygit2
 import yaml
 
 from daemon import errors, logs, settings
@@ -37,6 +36,7 @@ from daemon.core import state as core_state
 from daemon.runtime import appcommands, database, verify
 from daemon.runtime import main as daemon_main
 from daemon.shell import embeddedpg, eventstore
+from daemon.shell.samplerepo import SampleRepo
 from kubesim.controllers.base import Knobs
 from kubesim.emulator import Emulator, run_emulator
 
@@ -52,7 +52,6 @@ STEP_TIMEOUT = 30.0
 # Fast fake controllers: a rollout takes a fraction of a second, and a Deployment
 # whose image never becomes ready reports ProgressDeadlineExceeded after 1.5 s.
 KNOBS = Knobs(step=0.05, establish=0.05, progress_deadline=1.5, job_duration=0.1)
-SIGNATURE = ("Ada Lovelace", "ada@example.org")
 
 
 class DemoError(Exception):
@@ -114,38 +113,6 @@ def _manifests(*, image: str, replicas: int, settings_map: bool) -> dict[str, st
         f"{APP_PATH}/deployment.yaml": _DEPLOYMENT_YAML.format(image=image, replicas=replicas),
         f"{APP_PATH}/service.yaml": _SERVICE_YAML,
     }
-
-
-class SampleRepo:
-    """A bare repository with one branch, ``main``, written file-set by file-set."""
-
-    def __init__(self, path: Path) -> None:
-        """Create the repository at ``path`` (blocking: call through ``asyncio.to_thread``)."""
-        self.path = path
-        self._repo = pygit2.init_repository(str(path), bare=True, initial_head="main")
-        self._files: dict[str, bytes] = {}
-
-    @property
-    def url(self) -> str:
-        """Where gitopsd fetches it from."""
-        return f"file://{self.path}"
-
-    def commit(self, changes: Mapping[str, str | None], message: str) -> str:
-        """Commit ``changes`` on main (blocking); returns the new commit's sha."""
-        for path, content in changes.items():
-            if content is None:
-                self._files.pop(path, None)
-            else:
-                self._files[path] = content.encode()
-        index = pygit2.Index()
-        for path, data in sorted(self._files.items()):
-            blob = self._repo.create_blob(data)
-            index.add(pygit2.IndexEntry(path, blob, pygit2.enums.FileMode.BLOB))
-        tree = index.write_tree(self._repo)
-        ref = "refs/heads/main"
-        parents = [self._repo.references[ref].target] if ref in self._repo.references else []
-        who = pygit2.Signature(*SIGNATURE)
-        return str(self._repo.create_commit(ref, who, who, message, tree, parents))
 
 
 # -- the set-up ------------------------------------------------------------------------------

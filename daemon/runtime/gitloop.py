@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pygit2
 
 from daemon import errors, logs, settings
 from daemon.core import events as ev
@@ -203,10 +202,10 @@ def _commit_to_render(state_dir: Path, source: settings.SourceConfig, revision: 
     return found
 
 
-def _peel(repo: pygit2.Repository, revision: str) -> str | None:
+def _peel(repo: gitsource.Repository, revision: str) -> str | None:
     try:
-        return str(repo.revparse_single(revision).peel(pygit2.Commit).id)
-    except (KeyError, ValueError, pygit2.GitError):
+        return gitsource.peel_commit(repo, revision)
+    except (KeyError, ValueError, gitsource.GitError):
         return None
 
 

@@ -51,12 +51,11 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
-import asyncpg
 from prometheus_client import CollectorRegistry
 
 from daemon import logs, settings
 from daemon.runtime.supervisor import Supervisor
-from daemon.shell import advisorylock, httpapi, sdnotify
+from daemon.shell import advisorylock, eventstore, httpapi, sdnotify
 
 log = logs.get("daemon")
 
@@ -65,7 +64,7 @@ PING_INTERVAL = 1.0
 PING_TIMEOUT = 5.0
 STOP_GRACE = 10.0
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DB_ERRORS = eventstore.DATABASE_ERRORS
 
 
 class Role(enum.StrEnum):

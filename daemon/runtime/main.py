@@ -19,8 +19,6 @@ import signal
 import socket
 import uuid
 
-import asyncpg
-
 from daemon import logs, settings
 from daemon.runtime import (
     database,
@@ -137,7 +135,7 @@ class Daemon:
         try:
             async with asyncio.timeout(1.0):
                 await self.store.last_position()
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except eventstore.DATABASE_ERRORS as exc:
             return False, f"event log unreachable: {type(exc).__name__}"
         return True, ""
 

@@ -25,8 +25,6 @@ import dataclasses
 import random
 from collections.abc import Callable, Iterable
 
-import pygit2
-
 from daemon import logs, settings
 from daemon.core import events as ev
 from daemon.core import fold, ids, sources
@@ -102,7 +100,7 @@ class Poller:
         self.polls: dict[str, int] = dict.fromkeys(self.sources, 0)
         self._locks: dict[str, asyncio.Lock] = {n: asyncio.Lock() for n in self.sources}
         """Polls made per source (for metrics and tests)."""
-        self._repos: dict[str, pygit2.Repository] = {}
+        self._repos: dict[str, gitsource.Repository] = {}
         self._listeners: list[RevisionListener] = []
         self._meta = ev.EventMeta(actor="gitopsd:poller", instance=instance)
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
@@ -206,7 +204,7 @@ class Poller:
             except (
                 gitsource.FetchError,
                 gitsource.RefNotFoundError,
-                pygit2.GitError,
+                gitsource.GitError,
                 OSError,
             ) as exc:
                 error = exc

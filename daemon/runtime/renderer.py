@@ -25,8 +25,6 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
-import pygit2
-
 from daemon import logs, settings
 from daemon.core import codec, ids, sources
 from daemon.core import events as ev
@@ -83,9 +81,7 @@ class Renderer:
         instance: str | None = None,
     ) -> None:
         """Render ``config.apps`` in ``pool``'s workers, resuming from the folded ``state``."""
-        pygit2.settings.cache_object_limit(
-            pygit2.enums.ObjectType.TREE, renderprotocol.TREE_CACHE_LIMIT
-        )
+        renderprotocol.limit_tree_cache()
         self._pool = pool
         self._state_dir = config.state_path()
         self._apps: dict[str, list[settings.AppConfig]] = {}
@@ -224,9 +220,9 @@ class Renderer:
 
 def _changed_paths(repo_path: Path, old: str, new: str) -> list[str] | None:
     try:
-        repo = pygit2.Repository(str(repo_path))
+        repo = gitsource.open_repository(repo_path)
         return gitsource.changed_paths(repo, old, new)
-    except (pygit2.GitError, KeyError, ValueError):
+    except (gitsource.GitError, KeyError, ValueError):
         return None
 
 

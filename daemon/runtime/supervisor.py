@@ -3,7 +3,8 @@
 Each root task runs in an ``asyncio.TaskGroup``. A task that returns normally is done;
 one that raises takes the group down, the others are cancelled, and ``run`` re-raises
 the first failure. ``stop()`` cancels everything in order: producers first (named in
-``stop_first``), then the rest, so queues can drain into the event log.
+``stop_first``), then the rest, so queues can drain into the event log, and ``run``
+returns. A cancellation from outside stops every task and is re-raised to the caller.
 """
 
 from __future__ import annotations
@@ -33,14 +34,15 @@ class Supervisor:
         self._factories.append((name, factory, stop_order))
 
     async def run(self) -> None:
-        """Run every task until ``stop()`` or a failure (re-raised)."""
-        try:
-            async with asyncio.TaskGroup() as group:
-                for name, factory, _ in self._factories:
-                    self._tasks[name] = group.create_task(self._guard(name, factory), name=name)
-                group.create_task(self._stopper(), name="supervisor.stopper")
-        except* asyncio.CancelledError:
-            pass
+        """Run every task until ``stop()`` or a failure (re-raised).
+
+        A cancellation of the task running ``run`` (from its caller, not from ``stop()``)
+        cancels every root task, waits for them, then propagates to the caller.
+        """
+        async with asyncio.TaskGroup() as group:
+            for name, factory, _ in self._factories:
+                self._tasks[name] = group.create_task(self._guard(name, factory), name=name)
+            group.create_task(self._stopper(), name="supervisor.stopper")
 
     async def _guard(self, name: str, factory: TaskFactory) -> None:
         log.debug("task.started", task=name)

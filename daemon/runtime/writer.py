@@ -4,7 +4,9 @@ Producers ``await writer.append(...)``; the writer task takes whatever is queued
 (up to ``max_batch`` appends) and commits it with one ``append_batch(partial=True)``
 while the next batch queues up behind it. A version clash fails only its own append.
 On cancellation the batch in flight is finished and the queue is drained before the
-task ends, so an append accepted before SIGTERM is committed.
+task ends, so an append accepted before SIGTERM is committed. A batch refused because
+the table lock was not granted in time (``LockTimeoutError``: nothing was written) is
+retried up to ``lock_retries`` times before its producers get the error.
 """
 
 from __future__ import annotations
@@ -66,10 +68,16 @@ class Writer:
     """The daemon's single path into the event log for high-rate inputs."""
 
     def __init__(
-        self, store: eventstore.EventStore, *, max_batch: int = 500, queue: int = 10_000
+        self,
+        store: eventstore.EventStore,
+        *,
+        max_batch: int = 500,
+        queue: int = 10_000,
+        lock_retries: int = 3,
     ) -> None:
         """Batch up to ``max_batch`` appends per transaction; at most ``queue`` may wait."""
         self._store = store
+        self._lock_retries = lock_retries
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=queue)
         self.committed = 0
@@ -120,7 +128,7 @@ class Writer:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
-            outcomes = await self._store.append_batch([p.append for p in batch], partial=True)
+            outcomes = await self._append_retrying([p.append for p in batch])
         except Exception as exc:
             for pending in batch:
                 if not pending.done.done():
@@ -135,6 +143,14 @@ class Writer:
             else:
                 pending.done.set_result(outcome)
                 self.committed += len(outcome)
+
+    async def _append_retrying(self, appends: list[eventstore.Append]) -> list[eventstore.Outcome]:
+        for attempt in range(1, self._lock_retries + 1):
+            try:
+                return await self._store.append_batch(appends, partial=True)
+            except eventstore.LockTimeoutError as exc:
+                log.warning("writer.lock_timeout", attempt=attempt, error=str(exc))
+        return await self._store.append_batch(appends, partial=True)
 
     async def _drain(self) -> None:
         while not self._queue.empty():

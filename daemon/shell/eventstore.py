@@ -7,6 +7,9 @@ Protocol (DESIGN.md §4):
   and inserts them, then ``pg_notify`` — all in one transaction. Positions are
   therefore gap-free and follow commit order, so a reader tailing ``position > last``
   never skips an event that commits late. Big batches go in with binary ``COPY``.
+  The lock is awaited at most ``lock_timeout`` seconds (``SET LOCAL lock_timeout``):
+  an append stuck behind a hung lock holder raises ``LockTimeoutError``, which is
+  retryable (nothing was written), instead of waiting forever.
 * ``NOTIFY`` is only a doorbell: a subscriber re-selects ``position > last``.
 * A projection writes its rows and its position in one transaction (exactly once).
 * Nothing read is ever skipped: an unknown type or an undecodable row raises
@@ -32,6 +35,13 @@ from daemon.core import codec
 from daemon.core import events as ev
 
 CHANNEL = "gitopsd_events"
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+"""What a database call raises when its query fails or the server cannot be reached."""
 _COPY_THRESHOLD = 16
 _VERSION_CACHE = 100_000
 _COLUMNS = ("position", "stream", "version", "type", "schema_version", "data", "meta")
@@ -51,6 +61,19 @@ class ConcurrencyError(Exception):
         self.stream = stream
         self.expected = expected
         self.actual = actual
+
+
+class LockTimeoutError(Exception):
+    """The append lock was not granted within ``lock_timeout``; nothing was written (retryable)."""
+
+    def __init__(self, streams: Sequence[str], timeout: float) -> None:
+        names = ", ".join(repr(s) for s in streams)
+        super().__init__(
+            f"append to stream {names}: the events table lock was not granted within"
+            f" {timeout:g} s (lock_timeout); another transaction holds it; nothing was written"
+        )
+        self.streams = tuple(streams)
+        self.timeout = timeout
 
 
 class EventTooLargeError(ValueError):
@@ -115,8 +138,17 @@ async def _setup_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def connect(url: str, *, pool_size: int = 10, timeout: float = 30.0) -> EventStore:
-    """Open a pool on ``url`` and return a store on it."""
+DEFAULT_LOCK_TIMEOUT = 10.0
+
+
+async def connect(
+    url: str,
+    *,
+    pool_size: int = 10,
+    timeout: float = 30.0,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> EventStore:
+    """Open a pool on ``url`` and return a store whose appends wait ``lock_timeout`` s at most."""
     pool = await asyncpg.create_pool(
         url,
         min_size=1,
@@ -125,7 +157,7 @@ async def connect(url: str, *, pool_size: int = 10, timeout: float = 30.0) -> Ev
         timeout=timeout,
         command_timeout=None,
     )
-    return EventStore(pool, url=url)
+    return EventStore(pool, url=url, lock_timeout=lock_timeout)
 
 
 def _meta_json(meta: ev.EventMeta | None) -> bytes:
@@ -157,10 +189,15 @@ def to_recorded(row: asyncpg.Record) -> ev.Recorded:
 class EventStore:
     """The event log of one gitopsd database."""
 
-    def __init__(self, pool: asyncpg.Pool, *, url: str) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> None:
         """Wrap an asyncpg pool whose connections were set up by ``_setup_connection``."""
+        if lock_timeout <= 0:
+            raise ValueError(f"event store lock_timeout must be > 0 s, got {lock_timeout!r}")
         self.pool = pool
         self.url = url
+        self.lock_timeout = lock_timeout
         self._versions: dict[str, int] = {}
         self._versions_at = -1
 
@@ -203,7 +240,7 @@ class EventStore:
         """
         encoded = [self._encode(item) for item in batch]
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+            await self._lock(conn, batch)
             position: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
             versions = await self._stream_versions(conn, {item.stream for item in batch}, position)
             records: list[tuple[Any, ...]] = []
@@ -234,6 +271,16 @@ class EventStore:
         self._versions.update(versions)
         self._versions_at = position
         return outcomes
+
+    async def _lock(self, conn: Connection, batch: Sequence[Append]) -> None:
+        # SET LOCAL lasts until the end of this transaction only.
+        millis = max(1, round(self.lock_timeout * 1000))
+        await conn.execute(f"SET LOCAL lock_timeout = '{millis}ms'")
+        try:
+            await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+        except asyncpg.LockNotAvailableError as exc:
+            streams = sorted({item.stream for item in batch})
+            raise LockTimeoutError(streams, self.lock_timeout) from exc
 
     async def _stream_versions(
         self, conn: Connection, streams: set[str], position: int

@@ -121,6 +121,22 @@ def mirror_path(state_dir: Path, source: str) -> Path:
     return state_dir / "git" / f"{source}.git"
 
 
+Repository = pygit2.Repository
+"""A Git repository (pygit2's), for callers outside the Git adapter."""
+GitError = pygit2.GitError
+"""libgit2's error (pygit2's), for callers outside the Git adapter."""
+
+
+def open_repository(path: Path) -> Repository:
+    """Open the existing repository at ``path`` (``GitError`` if there is none)."""
+    return pygit2.Repository(str(path))
+
+
+def peel_commit(repo: Repository, revision: str) -> str:
+    """The sha of the commit ``revision`` names (``KeyError``/``ValueError``/``GitError``)."""
+    return str(repo.revparse_single(revision).peel(pygit2.Commit).id)
+
+
 def open_mirror(path: Path) -> pygit2.Repository:
     """Open the bare mirror at ``path``, creating an empty one on first use."""
     if (path / "HEAD").exists():

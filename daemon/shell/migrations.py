@@ -53,6 +53,15 @@ def available() -> list[Migration]:
     return found
 
 
+async def migrate_url(url: str, *, timeout: float = 30.0) -> list[Migration]:
+    """Connect to ``url`` (waiting up to ``timeout`` s), apply pending migrations, disconnect."""
+    conn = await asyncpg.connect(url, timeout=timeout)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
 async def migrate(conn: asyncpg.Connection) -> list[Migration]:
     """Apply pending migrations; returns those applied by this call."""
     applied_now: list[Migration] = []

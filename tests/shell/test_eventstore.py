@@ -283,3 +283,29 @@ async def test_close_cuts_off_a_query_that_does_not_end(database_url: str) -> No
     with pytest.raises(asyncpg.ConnectionDoesNotExistError):
         await hung
     assert store.pool.is_closing()
+
+
+async def test_append_behind_a_held_lock_fails_after_lock_timeout(database_url: str) -> None:
+    """An append blocked by another transaction's table lock raises LockTimeoutError, writes nothing."""
+    store = await eventstore.connect(database_url, pool_size=2, lock_timeout=0.2)
+    holder = await asyncpg.connect(database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+            with pytest.raises(eventstore.LockTimeoutError) as info:
+                await store.append("source/a", 0, [failed(1)])
+        assert str(info.value) == (
+            "append to stream 'source/a': the events table lock was not granted within 0.2 s"
+            " (lock_timeout); another transaction holds it; nothing was written"
+        )
+        assert (info.value.streams, info.value.timeout) == (("source/a",), 0.2)
+        assert await store.append("source/a", 0, [failed(1)]) == [1]
+    finally:
+        await holder.close()
+        await store.close()
+
+
+def test_lock_timeout_must_be_positive() -> None:
+    """A lock_timeout of zero (which PostgreSQL reads as "wait forever") is refused."""
+    with pytest.raises(ValueError, match="lock_timeout must be > 0 s, got 0"):
+        eventstore.EventStore(None, url="postgresql://x", lock_timeout=0)  # type: ignore[arg-type]

@@ -235,3 +235,8 @@ def size_text(size: int) -> str:
 def mirror_error(exc: Exception) -> dict[str, Any]:
     """The header of a render that could not read the mirror (no file: not the app's fault)."""
     return {"kind": "error", "message": f"cannot read the mirror: {exc}", "file": None}
+
+
+def limit_tree_cache() -> None:
+    """Cap libgit2's cache of tree objects in this process at ``TREE_CACHE_LIMIT`` bytes."""
+    pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, TREE_CACHE_LIMIT)

@@ -51,7 +51,7 @@ def main(argv: list[str]) -> int:
         return 0
     signal.signal(signal.SIGXCPU, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, protocol.TREE_CACHE_LIMIT)
+    protocol.limit_tree_cache()
     repos: dict[str, pygit2.Repository] = {}
     while True:
         job = _read_job(jobs)

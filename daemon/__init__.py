@@ -4,7 +4,7 @@ The package is cut into a pure core (``daemon.core``), an imperative shell that 
 external systems (``daemon.shell``), the daemon's loops (``daemon.runtime``) and the
 command line (``daemon.cli``). The Kubernetes API emulator is the separate top-level
 package ``kubesim`` of the same distribution: it imports nothing from here, and only
-``gitopsd sim`` (``daemon.cli``) and ``gitopsd demo`` (``daemon.runtime.demo``) import it.
+``gitopsd sim`` (``daemon.cli.sim``) and ``gitopsd demo`` (``daemon.runtime.demo``) import it.
 """
 
 __version__ = "0.1.0"

@@ -1,7 +1,7 @@
 """``python -m bench kustomize REPO [REPO...] [--rev REV] [--json PATH] [--show N]``.
 
 Differential check of gitopsd's Kustomize against ``kubectl kustomize`` (kustomize v5.5.0
-in kubectl 1.33) over every kustomization in real Git repositories: each directory of
+in kubectl) over every kustomization in real Git repositories: each directory of
 REPO (a bare or non-bare Git repository) at REV (default HEAD) that holds a
 ``kustomization.yaml``/``.yml``/``Kustomization`` is rendered by both, gitopsd through
 ``daemon.shell.render.render`` over a ``GitTree`` (the daemon's own path) and kubectl on

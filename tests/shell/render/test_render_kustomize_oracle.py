@@ -1,7 +1,7 @@
 """Differential test: every Kustomize fixture tree, built by gitopsd and by ``kubectl kustomize``.
 
-``kubectl`` 1.33 (which embeds kustomize v5.5.0) must be installed: CI installs it
-(``.ci/run``). Objects are compared as sorted lists of canonical JSON, so order and
+``kubectl`` embedding kustomize v5.5.0 must be on PATH: ``.ci/run`` checks that it is
+(the machine image ships it; Debian's packages have no usable one). Objects are compared as sorted lists of canonical JSON, so order and
 text layout do not matter; a case that kustomize refuses must be refused by gitopsd.
 Cases where gitopsd intentionally differs are marked ``intentional`` in their
 ``_case.yaml`` with the reason, and checked to still differ.
@@ -32,7 +32,7 @@ def canonical(objects: list[dict[str, Any]]) -> list[str]:
 def kubectl_build(directory: Path) -> list[dict[str, Any]] | str:
     """``kubectl kustomize DIRECTORY``: the objects, or the error text when it fails."""
     if KUBECTL is None:
-        pytest.fail("kubectl 1.33 (kustomize v5.5.0) is needed for this test: install kubectl")
+        pytest.fail("kubectl with kustomize v5.5.0 is needed for this test: install kubectl")
     done = subprocess.run(
         [KUBECTL, "kustomize", str(directory)], capture_output=True, text=True, check=False
     )
@@ -52,7 +52,7 @@ def gitopsd_build(case: Case) -> list[dict[str, Any]] | str:
 def test_kubectl_is_kustomize_v5_5() -> None:
     """The oracle is the kustomize version the native renderer follows."""
     if KUBECTL is None:
-        pytest.fail("kubectl 1.33 (kustomize v5.5.0) is needed for this test: install kubectl")
+        pytest.fail("kubectl with kustomize v5.5.0 is needed for this test: install kubectl")
     done = subprocess.run(
         [KUBECTL, "version", "--client"], capture_output=True, text=True, check=True
     )

@@ -36,9 +36,7 @@ def binary_config(binary: str, *options: str) -> settings.RenderConfig:
 @pytest.fixture
 def kubectl() -> str:
     """The path of kubectl (whose ``kubectl kustomize`` is kustomize v5.5.0)."""
-    assert KUBECTL is not None, (
-        "kubectl 1.33 is needed on PATH for these tests (its kustomize is v5.5.0)"
-    )
+    assert KUBECTL is not None, "kubectl with kustomize v5.5.0 is needed on PATH for these tests"
     return KUBECTL
 
 

@@ -45,6 +45,7 @@ Evaluation of helm-python-sdk 0.2.2 (helm-c-sdk 0.2.2, Helm SDK v4.2.3), Decembe
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import re
 import tempfile
@@ -93,6 +94,7 @@ def sdk() -> ModuleType | None:
         raise
 
 
+@functools.cache  # once per process: the Go runtime starts once and stays
 def warm_up() -> bool:
     """Start the SDK's Go runtime with a tiny render; False when the SDK is not available.
 
@@ -100,7 +102,7 @@ def warm_up() -> bool:
     render, all at once. A render worker calls this before it lowers ``RLIMIT_AS`` for a
     Helm job, so that the reservation is the worker's own and the limit bounds what the
     chart's render adds; under the limit the Go runtime aborts the process instead
-    (``runtime/cgo: pthread_create failed``). Later calls cost one small render.
+    (``runtime/cgo: pthread_create failed``). Later calls return at once.
     """
     if sdk() is None:
         return False

@@ -277,12 +277,10 @@ class Leader:
     async def _guard(self, lock: advisorylock.SessionLock) -> str:
         """Return, saying why, as soon as ``lock`` no longer holds."""
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):  # no news within a ping interval: ask
                 async with asyncio.timeout(self._ping_interval):
                     await lock.lost.wait()
-            except TimeoutError:
-                pass
-            else:
+            if lock.lost.is_set():
                 return "the lock's database session ended"
             try:
                 if not await lock.is_held(timeout=self._ping_timeout):

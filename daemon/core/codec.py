@@ -334,3 +334,27 @@ def _compile_builder(
 def _object_applied_v1(payload: dict[str, Any]) -> dict[str, Any]:
     """v2 added ``hook`` (the generateName hook an instance belongs to): none before."""
     return {**payload, "hook": ""}
+
+
+_BEFORE_TARGETS = {
+    "SyncFinished": 1,
+    "HealthChanged": 1,
+    "AppPinned": 1,
+    "AppUnpinned": 1,
+    "SyncRequested": 1,
+    "SyncPlanned": 1,
+    "ObjectApplied": 2,
+    "ObjectPruned": 1,
+    "HookDeleted": 1,
+    "StepFailed": 1,
+}
+"""The last version of each app event before events named their target."""
+
+
+def _no_target(payload: dict[str, Any]) -> dict[str, Any]:
+    """Events written before targets had one destination: ``""`` names it (see events)."""
+    return {**payload, "target": ""}
+
+
+for _type_name, _version in _BEFORE_TARGETS.items():
+    upcaster(_type_name, from_version=_version)(_no_target)

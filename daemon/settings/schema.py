@@ -117,10 +117,36 @@ class SourceConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class DestinationConfig:
-    """Where an app's objects go."""
+class SelectorRequirementConfig:
+    """One ``matchExpressions`` entry of a cluster selector (as Kubernetes writes it)."""
 
-    cluster: Name
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterSelectorConfig:
+    """A label selector over the clusters' ``labels``."""
+
+    match_labels: dict[str, str] = dataclasses.field(
+        default_factory=dict, metadata={"key": "matchLabels"}
+    )
+    match_expressions: list[SelectorRequirementConfig] = dataclasses.field(
+        default_factory=list, metadata={"key": "matchExpressions"}
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DestinationConfig:
+    """Where an app's objects go: one cluster, a list, or the clusters a selector picks.
+
+    ``namespace`` may be templated per target with ``{{cluster}}`` and ``{{labels.KEY}}``.
+    """
+
+    cluster: Name | None = None
+    clusters: list[Name] = dataclasses.field(default_factory=list)
+    selector: ClusterSelectorConfig | None = None
     namespace: str = "default"
 
 

@@ -24,6 +24,8 @@ from daemon.shell.render import pool as renderpool
 # Real Git for the source tests (upstream repos, git daemon, smart HTTP, a black hole);
 # the Kubernetes emulator and a gitopsd KubeClient on it for the cluster tests.
 pytest_plugins = ["gitfixtures", "kubefixtures"]
+# The script that recorded the old-log fixture (a record of how it was made, not a test).
+collect_ignore = ["fixtures/oldlog/record.py"]
 
 TEMPLATE = "gitopsd_template"
 _counter = itertools.count()

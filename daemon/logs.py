@@ -61,3 +61,7 @@ def get(name: str) -> structlog.typing.FilteringBoundLogger:
     """A logger bound with the component's name."""
     logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(component=name)
     return logger
+
+
+bound = structlog.contextvars.bound_contextvars
+"""Bind fields (app, target, revision, sync_id) to every line logged inside the block."""

@@ -357,6 +357,8 @@ class NormalizationGapDetected(EventBase):
     target: str
     keys: tuple[str, ...]
     state_position: int
+    scopes: dict[str, bool] = dataclasses.field(default_factory=dict)
+    """Discovery scopes of custom kinds the plan used (as in SyncPlanned)."""
 
 
 @codec.event("SyncRequested", version=2)

@@ -51,9 +51,21 @@ async def request_sync(
 ) -> int:
     """Record a manual sync request; returns its position."""
     meta = ev.EventMeta(actor=actor)
-    event = ev.SyncRequested(app=app.name, reason=reason or "manual sync")
-    (position,) = await store.append(ids.app_stream(app.name), None, [event], meta=meta)
-    return position
+    events = [
+        ev.SyncRequested(app=app.name, target=t, reason=reason or "manual sync")
+        for t in await _targets(store, app)
+    ]
+    positions = await store.append(ids.app_stream(app.name), None, events, meta=meta)
+    return positions[0] if positions else 0
+
+
+async def _targets(store: eventstore.EventStore, app: settings.AppConfig) -> list[str]:
+    """The app's targets as the log knows them (the configured cluster before any)."""
+    state = await load_state(store)
+    current = state.apps.get(app.name)
+    if current is not None and current.targets:
+        return sorted(current.targets)
+    return [app.destination.cluster] if app.destination.cluster else list(app.destination.clusters)
 
 
 async def active_daemon(store: eventstore.EventStore) -> advisorylock.Holder | None:
@@ -111,10 +123,17 @@ async def pin(
 ) -> str:
     """Pin the app to ``revision`` (rollback); returns the full sha pinned."""
     sha = await resolve_revision(store, app, revision)
-    event = ev.AppPinned(
-        app=app.name, revision=sha, reason=reason, until_newer_commit=until_newer_commit
-    )
-    await store.append(ids.app_stream(app.name), None, [event], meta=ev.EventMeta(actor=actor))
+    events = [
+        ev.AppPinned(
+            app=app.name,
+            target=t,
+            revision=sha,
+            reason=reason,
+            until_newer_commit=until_newer_commit,
+        )
+        for t in await _targets(store, app)
+    ]
+    await store.append(ids.app_stream(app.name), None, events, meta=ev.EventMeta(actor=actor))
     return sha
 
 
@@ -124,10 +143,11 @@ async def unpin(
     """Lift the pin; False when the app was not pinned."""
     state = await load_state(store)
     current = state.apps.get(app.name)
-    if current is None or current.pinned is None:
+    pinned = [t for t in current.targets.values() if t.pinned] if current else []
+    if not pinned:
         return False
-    event = ev.AppUnpinned(app=app.name, reason=reason)
-    await store.append(ids.app_stream(app.name), None, [event], meta=ev.EventMeta(actor=actor))
+    events = [ev.AppUnpinned(app=app.name, target=t.name, reason=reason) for t in pinned]
+    await store.append(ids.app_stream(app.name), None, events, meta=ev.EventMeta(actor=actor))
     return True
 
 
@@ -135,35 +155,41 @@ def status_rows(state: core_state.State, config: settings.Config) -> list[dict[s
     """One row per configured app: what it wants, what it has, and how it went."""
     rows = []
     for app in config.apps:
-        current = state.apps.get(app.name)
-        target, _ = current.target() if current is not None else (None, None)
-        if current is None:
-            sync = "Unknown"
-        elif current.sync is not None:
-            sync = "Syncing"
-        elif target is not None and target == current.last_synced_revision:
-            sync = "Synced"
-        else:
-            sync = "OutOfSync"
-        rows.append(
-            {
-                "app": app.name,
-                "cluster": app.destination.cluster,
-                "wanted": target,
-                "applied": current.last_synced_revision if current else None,
-                "pinned": current.pinned if current else None,
-                "sync": sync,
-                "health": (current.health.value if current and current.health else "Unknown"),
-                "health_message": current.health_message if current else "",
-                "last_sync": current.last_sync_result.value
-                if current and current.last_sync_result
-                else None,
-                "last_sync_message": current.last_sync_message if current else "",
-                "render_error": current.render_error if current else None,
-                "objects": len(current.inventory) if current else 0,
-            }
-        )
+        current = state.apps.get(app.name) or core_state.AppState(name=app.name)
+        for cluster in sorted(current.targets) or settings.targets_of(config, app):
+            target = current.targets.get(cluster) or core_state.TargetState(name=cluster)
+            rows.append(_row(current, target, known=cluster in current.targets))
     return rows
+
+
+def _row(
+    current: core_state.AppState, target: core_state.TargetState, *, known: bool
+) -> dict[str, Any]:
+    wanted, _ = current.converge_on(target)
+    if not known:
+        sync = "Unknown"
+    elif target.sync is not None:
+        sync = "Syncing"
+    elif wanted is not None and wanted == target.last_synced_revision:
+        sync = "Synced"
+    else:
+        sync = "OutOfSync"
+    return {
+        "app": current.name,
+        "cluster": target.name,
+        "namespace": target.namespace,
+        "wanted": wanted,
+        "applied": target.last_synced_revision,
+        "pinned": target.pinned,
+        "suspended": target.suspended,
+        "sync": sync,
+        "health": target.health.value if target.health else "Unknown",
+        "health_message": target.health_message,
+        "last_sync": target.last_sync_result.value if target.last_sync_result else None,
+        "last_sync_message": target.last_sync_message,
+        "render_error": current.render_error,
+        "objects": len(target.inventory),
+    }
 
 
 def format_status(rows: list[dict[str, Any]]) -> str:

@@ -189,6 +189,11 @@ class _Story:
         """The app's folded state (the daemon keeps it current)."""
         return self.daemon.keeper.state.app(APP)
 
+    @property
+    def target(self) -> core_state.TargetState:
+        """The app's one target: the demo's cluster."""
+        return self.state.target(CLUSTER)
+
 
 # -- entry point -----------------------------------------------------------------------------
 
@@ -303,7 +308,7 @@ async def _story(story: _Story) -> None:
     story.out(f"   => v2 {v2[:8]} auto-synced, rolled out and Healthy ({took:.1f} s)")
     v3 = await _commit(story, 3, image="nginx:1.28", replicas=3, settings_map=False)
     took = await _settle(story, v3, ev.Health.HEALTHY)
-    if f"/ConfigMap/{NAMESPACE}/web-settings" in story.state.inventory:
+    if f"/ConfigMap/{NAMESPACE}/web-settings" in story.target.inventory:
         raise DemoError("web-settings was removed in Git but is still in the app's inventory")
     story.out(f"   => v3 {v3[:8]} synced: ConfigMap/{NAMESPACE}/web-settings pruned ({took:.1f} s)")
     v4 = await _commit(story, 4, image="nginx:broken", replicas=3, settings_map=False)
@@ -358,7 +363,7 @@ async def _settle(story: _Story, revision: str, health: ev.Health) -> float:
     started = time.monotonic()
 
     def synced() -> bool:
-        app = story.state
+        app = story.target
         return (
             app.sync is None
             and app.last_sync_position > since
@@ -371,11 +376,11 @@ async def _settle(story: _Story, revision: str, health: ev.Health) -> float:
     reconciler = story.daemon.reconciler
     assert reconciler is not None
     while True:
-        await _until(story, lambda: story.state.health is health, f"health {health}")
+        await _until(story, lambda: story.target.health is health, f"health {health}")
         await _bounded(reconciler.idle(), "the reconciler to finish its looks")
         last = await story.store.last_position()
         await _bounded(story.daemon.keeper.wait_for(last), "the state to fold the log")
-        if story.state.health is health:
+        if story.target.health is health:
             break
     await _tell_new_events(story)
     return time.monotonic() - started
@@ -419,19 +424,23 @@ async def _until(story: _Story, predicate: Callable[[], bool], what: str) -> Non
                         await keeper.wait_for(keeper.state.position + 1)
     except TimeoutError:
         raise DemoError(
-            f"waited {STEP_TIMEOUT:.0f} s for {what}; {_app_summary(story.state)}"
+            f"waited {STEP_TIMEOUT:.0f} s for {what}; {_app_summary(story.state, story.target)}"
         ) from None
 
 
-def _app_summary(app: core_state.AppState) -> str:
+def _app_summary(app: core_state.AppState, target: core_state.TargetState) -> str:
     """What the folded state says about the app, for a failure message."""
-    sync = f"sync {app.sync.sync_id} of {app.sync.revision[:8]} in flight" if app.sync else "idle"
+    sync = (
+        f"sync {target.sync.sync_id} of {target.sync.revision[:8]} in flight"
+        if target.sync
+        else "idle"
+    )
     return (
-        f"the app: revision {_short(app.revision)}, pinned {_short(app.pinned)}, "
-        f"last synced {_short(app.last_synced_revision)}, {sync}, last sync "
-        f"{app.last_sync_result.value if app.last_sync_result else '-'} "
-        f"({app.last_sync_message or '-'}), health "
-        f"{app.health.value if app.health else '-'} ({app.health_message or '-'}), "
+        f"the app: revision {_short(app.revision)}, pinned {_short(target.pinned)}, "
+        f"last synced {_short(target.last_synced_revision)}, {sync}, last sync "
+        f"{target.last_sync_result.value if target.last_sync_result else '-'} "
+        f"({target.last_sync_message or '-'}), health "
+        f"{target.health.value if target.health else '-'} ({target.health_message or '-'}), "
         f"render error {app.render_error or '-'}"
     )
 

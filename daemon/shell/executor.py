@@ -97,6 +97,8 @@ class Sync:
     """Everything one sync needs."""
 
     app: str
+    target: str
+    """The target's cluster (the executor's client talks to it)."""
     sync_id: str
     revision: str
     plan: Plan
@@ -287,6 +289,7 @@ class Executor:
             [
                 ev.ObjectApplied(
                     app=sync.app,
+                    target=sync.target,
                     sync_id=sync.sync_id,
                     key=instance or step.key,
                     created=created,
@@ -320,6 +323,7 @@ class Executor:
             return  # a named hook not created yet: nothing to record
         deleted = ev.HookDeleted(
             app=sync.app,
+            target=sync.target,
             sync_id=sync.sync_id,
             key=key,
             hook=hook,
@@ -390,6 +394,7 @@ class Executor:
                 [
                     ev.ObjectPruned(
                         app=sync.app,
+                        target=sync.target,
                         sync_id=sync.sync_id,
                         key=step.key,
                         already_gone=outcome == "gone",
@@ -413,6 +418,7 @@ class Executor:
             [
                 ev.StepFailed(
                     app=sync.app,
+                    target=sync.target,
                     sync_id=sync.sync_id,
                     key=key,
                     stage=stage,
@@ -428,6 +434,7 @@ class Executor:
     ) -> ev.SyncFinished:
         finished = ev.SyncFinished(
             app=sync.app,
+            target=sync.target,
             sync_id=sync.sync_id,
             revision=sync.revision,
             result=result,

@@ -58,21 +58,27 @@ FIXTURE_TYPES = {
 
 
 def app_summary(app: core_state.AppState) -> dict[str, Any]:
-    """The parts of an app's state that carry meaning across event-model changes."""
+    """The parts of an app's state that carry meaning across event-model changes.
+
+    The log predates targets: its app events name none, and fold into the one target
+    of the cluster the app's policy named, ``sim``.
+    """
+    assert sorted(app.targets) == ["sim"]
+    target = app.targets["sim"]
     return {
         "revision": app.revision,
-        "pinned": app.pinned,
-        "pin_until_newer": app.pin_until_newer,
+        "pinned": target.pinned,
+        "pin_until_newer": target.pin_until_newer,
         "render_error": app.render_error,
         "render_revision": app.render_revision,
         "desired": sorted(app.desired),
-        "inventory": sorted(app.inventory),
-        "hook_instances": app.hook_instances,
-        "syncing": app.sync is not None,
-        "last_sync_result": app.last_sync_result,
-        "last_synced_revision": app.last_synced_revision,
-        "failed_syncs": app.failed_syncs,
-        "health": app.health,
+        "inventory": sorted(target.inventory),
+        "hook_instances": target.hook_instances,
+        "syncing": target.sync is not None,
+        "last_sync_result": target.last_sync_result,
+        "last_synced_revision": target.last_synced_revision,
+        "failed_syncs": target.failed_syncs,
+        "health": target.health,
     }
 
 
@@ -163,7 +169,10 @@ async def test_the_old_log_folds_to_what_it_meant(store: eventstore.EventStore) 
         "failed_syncs": 0,
         "health": ev.Health.HEALTHY,
     }
-    assert (state.apps["web"].last_sync_id, state.apps["api"].last_sync_id) == (
+    assert (
+        state.apps["web"].targets["sim"].last_sync_id,
+        state.apps["api"].targets["sim"].last_sync_id,
+    ) == (
         "web-218",
         "api-169",
     )
@@ -215,7 +224,11 @@ async def test_the_old_log_means_the_same_along_the_way(store: eventstore.EventS
         summary = app_summary(app)
         return {k: summary[k] for k in ("revision", "pinned", "pin_until_newer")} | {
             "render": (app.render_revision, app.render_error),
-            "last": (app.last_sync_result, app.last_synced_revision, app.failed_syncs),
+            "last": (
+                summary["last_sync_result"],
+                summary["last_synced_revision"],
+                summary["failed_syncs"],
+            ),
         }
 
     ok = ev.SyncResult.SUCCEEDED

@@ -21,7 +21,7 @@ STORY = [
 def masked(line: str) -> str:
     """The line with revisions, sync ids and timings replaced by placeholders."""
     line = re.sub(r"\b[0-9a-f]{8}\b", "<sha>", line.strip())
-    line = re.sub(r"\bweb-\d+\b", "web-<n>", line)
+    line = re.sub(r"\bweb@sim-\d+\b", "web@sim-<n>", line)
     return re.sub(r"\(\d+\.\d s\)", "(<t>)", line)
 
 
@@ -43,12 +43,12 @@ def test_demo_tells_the_whole_story_and_leaves_nothing_running(tmp_path: Path) -
     history = lines[lines.index("7. history (gitopsd history web):") + 1 :]
     told = [masked(line).split("  ", 2)[-1].strip() for line in history]
     assert [t for t in told if " planned for " in t or t.startswith("pinned")] == [
-        "sync web-<n> planned for <sha> (revision): 4 create",
-        "sync web-<n> planned for <sha> (revision): 3 unchanged, 1 update",
-        "sync web-<n> planned for <sha> (revision): 1 prune, 3 unchanged",
-        "sync web-<n> planned for <sha> (revision): 2 unchanged, 1 update",
+        "sync web@sim-<n> planned for <sha> (revision): 4 create",
+        "sync web@sim-<n> planned for <sha> (revision): 3 unchanged, 1 update",
+        "sync web@sim-<n> planned for <sha> (revision): 1 prune, 3 unchanged",
+        "sync web@sim-<n> planned for <sha> (revision): 2 unchanged, 1 update",
         f"pinned to <sha>: nginx:broken never became ready by cli:{getpass.getuser()}",
-        "sync web-<n> planned for <sha> (revision): 2 unchanged, 1 update",
+        "sync web@sim-<n> planned for <sha> (revision): 2 unchanged, 1 update",
     ]
     assert [t for t in told if t.startswith(("created ", "updated ", "pruned "))] == [
         "created Namespace/shop",

@@ -381,6 +381,7 @@ class Reconciler:
                 "reconcile.failed", app=name, target=cluster, error=f"{type(exc).__name__}: {exc}"
             )
             trt.wake_at = self._now() + dt.timedelta(seconds=float(rt.config.sync.retry.backoff))
+            self._wake.set()
         finally:
             trt.running = False
             if listed:
@@ -439,6 +440,7 @@ class Reconciler:
             await self._append(name, [gap])
         if decision.wait_until is not None:
             trt.wake_at = decision.wait_until
+            self._wake.set()  # the loop sleeps until its soonest timer: this one may be sooner
         if decision.reason is None:
             return None
         return await self._sync(

@@ -27,6 +27,7 @@ from kubesim.emulator import Emulator
 
 APP = "web"
 NAMESPACE = "shop"
+CLUSTER = "sim"
 
 
 def manifest(*docs: Mapping[str, Any]) -> str:
@@ -102,6 +103,10 @@ class GitOps:
         """An app's folded state."""
         return self.state.apps[name]
 
+    def target(self, name: str = APP, cluster: str = CLUSTER) -> core_state.TargetState:
+        """One target's folded state (the app's on ``cluster``)."""
+        return self.state.apps[name].targets[cluster]
+
     def commit(self, files: Mapping[str, str | None], message: str = "change") -> str:
         """Commit files (None deletes) and ask the poller to look now."""
         sha = self.upstream.commit(dict(files), message=message)
@@ -120,25 +125,31 @@ class GitOps:
                 return
         raise AssertionError(f"timed out waiting for {what}; app state: {self.state.apps.get(APP)}")
 
-    async def synced(self, revision: str, app: str = APP, *, healthy: bool = True) -> None:
-        """Wait until ``app`` synced ``revision`` (and, by default, is Healthy)."""
+    def _target(self, app: str, cluster: str) -> core_state.TargetState | None:
+        current = self.state.apps.get(app)
+        return current.targets.get(cluster) if current is not None else None
+
+    async def synced(
+        self, revision: str, app: str = APP, *, cluster: str = CLUSTER, healthy: bool = True
+    ) -> None:
+        """Wait until ``app`` synced ``revision`` on ``cluster`` (and, by default, is Healthy)."""
 
         def done() -> bool:
-            current = self.state.apps.get(app)
+            current = self._target(app, cluster)
             if current is None or current.last_synced_revision != revision or current.sync:
                 return False
             return not healthy or current.health is ev.Health.HEALTHY
 
-        await self.until(done, f"{app} synced at {revision[:8]}")
+        await self.until(done, f"{app} synced at {revision[:8]} on {cluster}")
 
-    async def sync_failed(self, app: str = APP) -> None:
-        """Wait until the last sync of ``app`` failed."""
+    async def sync_failed(self, app: str = APP, *, cluster: str = CLUSTER) -> None:
+        """Wait until the last sync of ``app`` on ``cluster`` failed."""
 
         def failed() -> bool:
-            current = self.state.apps.get(app)
+            current = self._target(app, cluster)
             return current is not None and current.last_sync_result is ev.SyncResult.FAILED
 
-        await self.until(failed, f"a failed sync of {app}")
+        await self.until(failed, f"a failed sync of {app} on {cluster}")
 
     async def events(self, app: str = APP) -> list[ev.Recorded]:
         """Every event of the app's stream."""
@@ -148,7 +159,11 @@ class GitOps:
         """The events of the app's last sync (SyncPlanned through SyncFinished)."""
         items = [i.event for i in await self.events(app)]
         planned = [e for e in items if isinstance(e, ev.SyncPlanned)][-1]
-        return [e for e in items if getattr(e, "sync_id", None) == planned.sync_id]
+        return [
+            e
+            for e in items
+            if getattr(e, "sync_id", None) == planned.sync_id and not isinstance(e, ev.SyncTriggered)
+        ]
 
 
 def config_for(

@@ -42,8 +42,8 @@ async def test_rollback_pins_until_unpinned(
         # A new commit is rendered but not applied while pinned.
         v3 = gitops.commit({"apps/web/cm.yaml": manifest(configmap("settings", {"v": "3"}))})
         await gitops.until(lambda: gitops.app().revision == v3, "v3 rendered")
-        assert gitops.app().last_synced_revision == v1
-        assert gitops.app().pinned == v1
+        assert gitops.target().last_synced_revision == v1
+        assert gitops.target().pinned == v1
         assert await appcommands.unpin(gitops.store, app, actor="cli:alice", reason="fixed")
         await gitops.synced(v3)
         pins = [
@@ -82,7 +82,7 @@ async def test_pin_until_next_commit_lifts_itself(
         await gitops.synced(v1)
         v3 = gitops.commit({"apps/web/cm.yaml": manifest(configmap("settings", {"v": "3"}))})
         await gitops.synced(v3)
-        assert gitops.app().pinned is None
+        assert gitops.target().pinned is None
 
 
 async def test_manual_sync_with_auto_sync_off_records_the_actor(
@@ -97,8 +97,8 @@ async def test_manual_sync_with_auto_sync_off_records_the_actor(
         await gitops.until(
             lambda: APP in gitops.state.apps and gitops.app().revision == v1, "rendered"
         )
-        await gitops.until(lambda: gitops.app().health is ev.Health.MISSING, "health assessed")
-        assert gitops.app().last_sync_id is None
+        await gitops.until(lambda: gitops.target().health is ev.Health.MISSING, "health assessed")
+        assert gitops.target().last_sync_id is None
         await appcommands.request_sync(
             gitops.store, gitops.config.apps[0], actor="cli:carol", reason="release"
         )
@@ -151,6 +151,7 @@ async def test_verify_names_a_plan_that_does_not_replay(
     assert isinstance(planned.event, ev.SyncPlanned)
     forged = ev.SyncPlanned(
         app=APP,
+        target="sim",
         sync_id="forged",
         revision=v1,
         trigger="revision",

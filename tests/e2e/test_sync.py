@@ -74,7 +74,7 @@ async def test_create_update_unchanged_prune(
         outcomes = [type(e).__name__ for e in second]
         assert outcomes == ["SyncPlanned", "ObjectApplied", "ObjectPruned", "SyncFinished"]
         assert await gitops.get(f"/ConfigMap/{NAMESPACE}/legacy") is None
-        assert sorted(gitops.app().inventory) == [
+        assert sorted(gitops.target().inventory) == [
             f"/ConfigMap/{NAMESPACE}/settings",
             f"/Namespace//{NAMESPACE}",
             f"apps/Deployment/{NAMESPACE}/web",
@@ -102,9 +102,9 @@ async def test_probes_and_metrics(
                 assert resp.status == 200
                 text = await resp.text()
         lines = set(text.splitlines())
-        assert 'gitopsd_app_health{app="web",health="Healthy"} 1.0' in lines
-        assert 'gitopsd_app_synced{app="web"} 1.0' in lines
-        assert 'gitopsd_app_objects{app="web"} 2.0' in lines
+        assert 'gitopsd_app_health{app="web",health="Healthy",target="sim"} 1.0' in lines
+        assert 'gitopsd_app_synced{app="web",target="sim"} 1.0' in lines
+        assert 'gitopsd_app_objects{app="web",target="sim"} 2.0' in lines
         assert 'gitopsd_source_commits_total{source="repo"} 1.0' in lines
 
 

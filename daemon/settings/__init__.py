@@ -38,6 +38,7 @@ from daemon.settings.schema import (
     SyncPolicyConfig,
     YamlMapping,
     default_state_dir,
+    yaml_key,
 )
 from daemon.settings.targets import targets_of
 
@@ -77,4 +78,5 @@ __all__ = [
     "parse_byte_size",
     "parse_duration",
     "targets_of",
+    "yaml_key",
 ]

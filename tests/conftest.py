@@ -101,8 +101,11 @@ async def render_pool() -> AsyncIterator[renderpool.RenderPool]:
 
 @pytest.fixture
 def captured_logs() -> Iterator[list[structlog.typing.EventDict]]:
-    """Structured log lines emitted during the test (structlog's capture)."""
-    with structlog.testing.capture_logs() as logs:
+    """Structured log lines emitted during the test, with the bound context merged in."""
+    # The context is merged as in production (``logs.configure``), so tests see it.
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
         yield logs
 
 

@@ -162,7 +162,8 @@ class GitOps:
         return [
             e
             for e in items
-            if getattr(e, "sync_id", None) == planned.sync_id and not isinstance(e, ev.SyncTriggered)
+            if getattr(e, "sync_id", None) == planned.sync_id
+            and not isinstance(e, ev.SyncTriggered)
         ]
 
 

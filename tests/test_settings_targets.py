@@ -256,7 +256,7 @@ def test_namespace_template_errors_name_the_cluster() -> None:
 
 
 def test_templated_namespace_needs_an_explicit_helm_namespace() -> None:
-    """A templated namespace needs render.helm.namespace for type helm or auto, not plain."""
+    """A templated namespace needs render.helm.namespace for type helm; auto leaves it empty."""
     text = SMALL + (
         "  - {name: h, source: s, render: {type: helm},\n"
         "     destination: {clusters: [a, b], namespace: 'web-{{cluster}}'}}\n"
@@ -270,13 +270,14 @@ def test_templated_namespace_needs_an_explicit_helm_namespace() -> None:
             "but Helm renders once for all targets: set render.helm.namespace (the release "
             "namespace)"
         ),
-        (
-            "g.yaml:8: apps[1].destination.namespace: 'web-{{cluster}}' is templated per target, "
-            "but Helm renders once for all targets: set render.helm.namespace (the release "
-            "namespace) (render.type auto renders a Helm chart when the path holds Chart.yaml; "
-            "set render.type if it does not)"
-        ),
     ]
+    # ``auto`` renders Helm only on a chart, which the config cannot see: the namespace is
+    # left empty, and the Helm renderer refuses it with the same advice.
+    auto = load(
+        SMALL
+        + "  - {name: u, source: s, destination: {cluster: a, namespace: 'web-{{cluster}}'}}\n"
+    )
+    assert auto.apps[0].render.helm.namespace == ""
 
 
 def test_helm_namespace_defaults_to_a_fixed_destination_namespace_only() -> None:

@@ -217,21 +217,17 @@ class _Check:
         value; it cannot follow a namespace that differs per target.
         """
         namespace = app.destination.namespace
+        # ``auto`` only renders Helm when the path holds Chart.yaml, which the config
+        # cannot see: such a render fails then, saying the same (``shell.render.helm``).
         if (
-            app.render.type not in ("helm", "auto")
+            app.render.type != "helm"
             or app.render.helm.namespace is not None
             or not is_templated(namespace)
         ):
             return
-        maybe = (
-            " (render.type auto renders a Helm chart when the path holds Chart.yaml; "
-            "set render.type if it does not)"
-            if app.render.type == "auto"
-            else ""
-        )
         self.report(
             ("namespace",),
             ".namespace",
             f"{shown(namespace)} is templated per target, but Helm renders once for all "
-            f"targets: set render.helm.namespace (the release namespace){maybe}",
+            "targets: set render.helm.namespace (the release namespace)",
         )

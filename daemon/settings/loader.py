@@ -135,8 +135,8 @@ def _with_helm_defaults(app: AppConfig) -> AppConfig:
 
     Only for apps that may render as Helm (``type`` helm or auto): the other types never
     read ``render.helm``, so their settings stay exactly as written. A namespace templated
-    per target is no default (Helm renders once for every target): the cross-checks
-    require ``render.helm.namespace`` then.
+    per target is no default (Helm renders once for every target): it is left empty
+    (``""``), which the Helm renderer refuses with a message saying to set it.
     """
     if app.render.type not in ("helm", "auto"):
         return app
@@ -145,7 +145,7 @@ def _with_helm_defaults(app: AppConfig) -> AppConfig:
         app.render.helm,
         release_name=app.render.helm.release_name or app.name,
         namespace=app.render.helm.namespace
-        or (None if destinations.is_templated(namespace) else namespace),
+        or ("" if destinations.is_templated(namespace) else namespace),
     )
     return dataclasses.replace(app, render=dataclasses.replace(app.render, helm=helm))
 

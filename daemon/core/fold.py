@@ -227,8 +227,9 @@ def _finished(
     if event.result is ev.SyncResult.SUCCEEDED:
         target.last_synced_revision = event.revision
         target.failed_syncs = 0
-        if target.removed and not target.inventory:
-            del app.targets[target.name]  # pruned: the removed target is gone
+        if target.removed:
+            # Pruned (what is protected from pruning stays in the cluster, forgotten).
+            del app.targets[target.name]
     elif event.result is ev.SyncResult.FAILED:
         target.failed_syncs += 1
 

@@ -462,6 +462,9 @@ def plan_app(
     if revision is None or desired is None:
         return None
     policy = Policy.from_json(app.policy, target=target)
+    if where.removed:
+        # Leaving the app: everything goes (what is protected stays), nothing is created.
+        policy = dataclasses.replace(policy, namespace=where.namespace, create_namespace=False)
     missing = {d for d in desired.values() if d not in blobs}
     if missing:
         raise MissingBlobsError(missing)

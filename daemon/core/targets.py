@@ -158,9 +158,12 @@ def reconfigure(
         for gone in sorted(current - set(wanted))
         if app is not None
     ]
+    # A removed target still pruning that is selected again is added again: the fold
+    # clears its removal, else it would go on pruning a cluster the app deploys to.
+    active = {n for n in current if app is not None and not app.targets[n].removed}
     added: list[ev.EventBase] = [
         ev.TargetAdded(app=name, target=c, namespace=str(wanted[c]), state_position=position)
-        for c in sorted(set(wanted) - current)
+        for c in sorted(set(wanted) - active)
     ]
     out = [*removed, *added]
     out.append(ev.AppConfigured(app=name, digest=digest, policy=dict(policy)))

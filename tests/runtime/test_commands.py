@@ -41,7 +41,9 @@ def config() -> settings.Config:
     # the list is set after loading.
     loaded = settings.loads(CONFIG, filename="gitopsd.yaml")
     web, api = loaded.apps
-    both = dataclasses.replace(web.destination, cluster=None, clusters=["east", "west"])
+    both = dataclasses.replace(
+        web.destination, cluster=None, clusters=[settings.Name("east"), settings.Name("west")]
+    )
     web = dataclasses.replace(web, destination=both)
     return dataclasses.replace(loaded, apps=[web, api])
 
@@ -286,59 +288,47 @@ async def test_status_has_a_row_per_app_and_target(store: eventstore.EventStore)
     )
     (finished,) = [i for i in await store.read_stream("app/web") if i.position == 4]
     rows = await commands.Commands(store, config()).status()
-    empty = {
-        "applied": None,
-        "health": "Unknown",
-        "health_message": "",
-        "last_sync": None,
-        "last_sync_at": None,
-        "last_sync_message": "",
-        "failed_syncs": 0,
-        "render_error": None,
-        "objects": 0,
-        "pinned": None,
-        "pin_until_newer_commit": False,
-        "suspended": False,
-    }
+    empty = commands.StatusRow(
+        app="web",
+        cluster="east",
+        namespace="web-east",
+        revision=None,
+        applied=None,
+        sync="Unknown",
+        health="Unknown",
+        health_message="",
+        pinned=None,
+        pin_until_newer_commit=False,
+        suspended=False,
+        last_sync=None,
+        last_sync_at=None,
+        last_sync_message="",
+        failed_syncs=0,
+        render_error=None,
+        objects=0,
+    )
     assert rows == [
-        commands.StatusRow(
-            **{
-                **empty,
-                "app": "web",
-                "cluster": "east",
-                "namespace": "web-east",
-                "revision": SHA2,
-                "applied": SHA2,
-                "sync": "Synced",
-                "health": "Healthy",
-                "last_sync": "Succeeded",
-                "last_sync_at": finished.recorded_at.isoformat(),
-                "objects": 1,
-            }
+        dataclasses.replace(
+            empty,
+            revision=SHA2,
+            applied=SHA2,
+            sync="Synced",
+            health="Healthy",
+            last_sync="Succeeded",
+            last_sync_at=finished.recorded_at.isoformat(),
+            objects=1,
         ),
-        commands.StatusRow(
-            **{
-                **empty,
-                "app": "web",
-                "cluster": "west",
-                "namespace": "web-west",
-                "revision": SHA1,
-                "sync": "OutOfSync",
-                "pinned": SHA1,
-                "pin_until_newer_commit": True,
-                "suspended": True,
-            }
+        dataclasses.replace(
+            empty,
+            cluster="west",
+            namespace="web-west",
+            revision=SHA1,
+            sync="OutOfSync",
+            pinned=SHA1,
+            pin_until_newer_commit=True,
+            suspended=True,
         ),
-        commands.StatusRow(
-            **{
-                **empty,
-                "app": "api",
-                "cluster": "lab",
-                "namespace": "api",
-                "revision": None,
-                "sync": "Unknown",
-            }
-        ),
+        dataclasses.replace(empty, app="api", cluster="lab", namespace="api"),
     ]
 
 

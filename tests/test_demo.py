@@ -41,7 +41,7 @@ def test_demo_tells_the_whole_story_and_leaves_nothing_running(tmp_path: Path) -
     state_dir = Path(lines[1].split()[2])
     assert lines[1] == f"  state directory  {state_dir} (temporary; keep it: --state-dir)"
     history = lines[lines.index("7. history (gitopsd history web):") + 1 :]
-    told = [masked(line).split("  ", 2)[-1].strip() for line in history]
+    told = [masked(line).split("  ")[-1].strip() for line in history]
     assert [t for t in told if " planned for " in t or t.startswith("pinned")] == [
         "sync web@sim-<n> planned for <sha> (revision): 4 create",
         "sync web@sim-<n> planned for <sha> (revision): 3 unchanged, 1 update",
@@ -63,7 +63,8 @@ def test_demo_tells_the_whole_story_and_leaves_nothing_running(tmp_path: Path) -
     verified = [line for line in lines if line.startswith("8. verify")]
     assert len(verified) == 1
     assert re.fullmatch(
-        r"8\. verify \(gitopsd verify\): \d+ events replayed, 5 plans recomputed, "
+        r"8\. verify \(gitopsd verify\): \d+ events replayed; recomputed 5 plans, 5 sync triggers, "
+        r"0 pin lifts, 0 normalization gaps, 1 target changes; "
         r"0 differences: the log replays cleanly",
         verified[0],
     ), verified

@@ -7,7 +7,7 @@ in this process with fast controllers, and a sample Git repository written with
 (``main.Daemon``) on them and tells a story by committing to the repository: v1 is synced and turns
 Healthy; v2 (new image, more replicas) is auto-synced; v3 removes an object, which is
 pruned; v4 deploys an image that never becomes ready and ends Degraded, and a rollback
-(``appcommands.pin``, as ``gitopsd rollback``) brings it back to Healthy. It ends with
+(``commands.Commands.rollback``, as ``gitopsd rollback``) brings it back to Healthy. It ends with
 the app's status and history and ``gitopsd verify``'s replay of the log.
 
 The demo decides nothing itself: it commits, pokes the poller instead of waiting for
@@ -33,7 +33,7 @@ from daemon import errors, logs, settings
 from daemon.core import events as ev
 from daemon.core import ids
 from daemon.core import state as core_state
-from daemon.runtime import appcommands, database, verify
+from daemon.runtime import appviews, commands, database, verify
 from daemon.runtime import main as daemon_main
 from daemon.shell import embeddedpg, eventstore
 from daemon.shell.samplerepo import SampleRepo
@@ -269,7 +269,7 @@ async def _run_daemon(
         serving=serving,
         store=store,
         repo=repo,
-        app=appcommands.app_config(config, APP),
+        app=commands.Commands(store, config).app(APP),
         out=out,
     )
     try:
@@ -316,13 +316,10 @@ async def _story(story: _Story) -> None:
     story.out(f"   => v4 {v4[:8]} synced but Degraded: its pods never become ready ({took:.1f} s)")
     story.out("")
     story.out(f"5. rollback to the last good revision: gitopsd rollback {APP} --to {v3[:8]}")
-    sha = await appcommands.pin(
-        story.store,
-        story.app,
-        revision=v3[:8],
-        actor=appcommands.actor_name(None),
-        reason="nginx:broken never became ready",
-        until_newer_commit=False,
+    service = commands.Commands(story.store, story.daemon.config)
+    sha = await service.resolve_revision(APP, v3[:8])
+    await service.rollback(
+        APP, sha, actor=commands.actor_name(None), reason="nginx:broken never became ready"
     )
     took = await _settle(story, sha, ev.Health.HEALTHY)
     story.out(f"   => rolled back to {sha[:8]} and Healthy again ({took:.1f} s)")
@@ -463,7 +460,7 @@ async def _tell_new_events(story: _Story) -> None:
         story.out(f"   {line}")
 
 
-def describe_sync_events(events: Sequence[object]) -> list[str]:
+def describe_sync_events(events: Sequence[ev.AnyEvent]) -> list[str]:
     """The lines ``gitopsd history`` prints for these events, plus what each update changes.
 
     A run of health changes with the same verdict (a rollout's progress) is told once.
@@ -475,7 +472,7 @@ def describe_sync_events(events: Sequence[object]) -> list[str]:
         if isinstance(event, ev.HealthChanged) and event.health is previous_health:
             continue
         previous_health = event.health if isinstance(event, ev.HealthChanged) else None
-        line = appcommands.describe(event)
+        line = appviews.describe(event)
         if line is not None:
             lines.append(_clip(line))
         if isinstance(event, ev.SyncPlanned):
@@ -492,21 +489,18 @@ def _clip(line: str, width: int = 100) -> str:
 
 async def _epilogue(story: _Story, config: settings.Config) -> verify.Report:
     """Status, history and the replay check, all read from the log (the daemon has stopped)."""
-    state = await appcommands.load_state(story.store)
+    service = commands.Commands(story.store, config)
     story.out("6. status (gitopsd status):")
-    for line in appcommands.format_status(appcommands.status_rows(state, config)).splitlines():
+    for line in appviews.format_status(await service.status()).splitlines():
         story.out(f"   {line}")
     story.out("")
     story.out(f"7. history (gitopsd history {APP}):")
-    for line in await appcommands.history(story.store, story.app):
+    for line in appviews.format_history(await service.history(APP)):
         story.out(f"   {_clip(line)}")
     story.out("")
     report = await verify.verify(story.store)
     verdict = "the log replays cleanly" if not report.mismatches else "DIFFERENCES FOUND"
-    story.out(
-        f"8. verify (gitopsd verify): {report.events} events replayed, "
-        f"{report.plans} plans recomputed, {len(report.mismatches)} differences: {verdict}"
-    )
+    story.out(f"8. verify (gitopsd verify): {verify.summary(report)}: {verdict}")
     for mismatch in report.mismatches:
         story.out(f"   position {mismatch.position}: sync {mismatch.sync_id}: {mismatch.detail}")
     return report

@@ -316,3 +316,11 @@ def _step_difference(recorded: tuple[ev.PlanStep, ...], again: tuple[ev.PlanStep
 
 def _show(step: ev.PlanStep) -> str:
     return f"{step.action.value} {step.key} ({step.reason})"
+
+
+def summary(report: Report) -> str:
+    """One line: events replayed, decisions recomputed by kind, differences."""
+    kinds = ", ".join(f"{report.checked[kind]} {kind}" for kind in KINDS)
+    return (
+        f"{report.events} events replayed; recomputed {kinds}; {len(report.mismatches)} differences"
+    )

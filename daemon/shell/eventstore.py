@@ -339,10 +339,17 @@ class EventStore:
         value: int = await self.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
         return value
 
-    async def stream_version(self, stream: str) -> int:
-        """The version of the newest event in ``stream`` (0 when it has none)."""
+    async def stream_version(self, stream: str, *, at_position: int | None = None) -> int:
+        """The version of the newest event in ``stream`` (0 when it has none).
+
+        With ``at_position``: its version as of that log position, i.e. the version a
+        state folded up to ``at_position`` saw, to append expecting it. Positions follow
+        commit order, so the answer never changes once ``at_position`` is committed.
+        """
         value: int = await self.pool.fetchval(
-            "SELECT coalesce(max(version), 0) FROM events WHERE stream = $1", stream
+            "SELECT coalesce(max(version), 0) FROM events WHERE stream = $1 AND position <= $2",
+            stream,
+            2**62 if at_position is None else at_position,
         )
         return value
 

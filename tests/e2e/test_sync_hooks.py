@@ -11,7 +11,7 @@ from harness import APP, NAMESPACE, app_config, configmap, manifest, running
 
 from daemon.core import events as ev
 from daemon.core import ids
-from daemon.runtime import appcommands, verify
+from daemon.runtime import appviews, commands, verify
 from kubesim.emulator import Emulator
 
 PRESYNC = f"batch/Job/{NAMESPACE}/upgrade-sql-schema-*"
@@ -138,7 +138,8 @@ async def test_generate_name_hooks_are_created_fresh_each_sync(
         await gitops.daemon.reconciler.idle()
         assert gitops.daemon.reconciler.syncs == syncs
 
-        history = await appcommands.history(gitops.store, gitops.config.apps[0])
+        service = commands.Commands(gitops.store, gitops.config)
+        history = appviews.format_history(await service.history(APP))
         shown = f"created {ids.display_key(pre2)} (hook Job/{NAMESPACE}/upgrade-sql-schema-*)"
         deleted = f"deleted hook {ids.display_key(pre1)} (BeforeHookCreation)"
         assert [any(line.endswith(text) for line in history) for text in (shown, deleted)] == [

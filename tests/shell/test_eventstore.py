@@ -31,6 +31,17 @@ async def test_append_assigns_versions_and_positions(store: eventstore.EventStor
     assert await store.last_position() == 4
 
 
+async def test_stream_version_as_of_a_position(store: eventstore.EventStore) -> None:
+    """A stream's version as of a log position counts only its events up to that position."""
+    await store.append("source/a", 0, [failed(1)])
+    await store.append("source/b", 0, [failed(2, "b"), failed(3, "b")])
+    await store.append("source/a", 1, [failed(4)])
+    versions = [await store.stream_version("source/a", at_position=p) for p in (0, 1, 3, 4)]
+    assert versions == [0, 1, 1, 2]
+    assert await store.stream_version("source/a") == 2
+    assert await store.stream_version("source/none", at_position=4) == 0
+
+
 async def test_stale_expected_version_raises_and_writes_nothing(
     store: eventstore.EventStore,
 ) -> None:

@@ -299,6 +299,9 @@ def test_a_chart_under_a_templated_destination_namespace_is_refused(git_tree) ->
         render.render(git_tree(web_chart("app")), path="app", config=helm_config(namespace=""))
     assert (err.value.file, str(err.value)) == (
         "app/Chart.yaml",
-        "app/Chart.yaml: the app's destination namespace is templated per target, but Helm renders once for "
-        "all targets: set render.helm.namespace (the release namespace)",
+        (
+            "app/Chart.yaml: the app's destination namespace is templated per target, "
+            "but Helm renders once for all targets: set render.helm.namespace "
+            "(the release namespace)"
+        ),
     )

@@ -5,9 +5,12 @@ version. ``encode`` turns one into ``(type, schema_version, bytes)``; ``decode``
 that back, first passing old payloads through the upcasters registered for their
 (type, version), so a stored event of any past version decodes to today's class.
 
-Decoding is compiled once per class: a field whose annotation is a plain JSON value
-is copied as is; tuples, nested dataclasses, mappings and enums get a converter. This
-keeps replay of a million events fast without a generic, reflective walk per event.
+Payloads are written by msgspec and read by orjson into compiled builders (msgspec's
+own decoders would be faster still, but ignore unknown fields of a dataclass, which
+this codec refuses). Decoding is compiled once per class: a field whose annotation is
+a plain JSON value is copied as is; tuples, nested dataclasses, mappings and enums get
+a converter. This keeps replay of a million events fast without a generic, reflective
+walk per event.
 The codec never skips: an unknown type or a payload that does not fit its class raises
 ``DecodeError``; the caller adds the position.
 """
@@ -22,6 +25,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
+import msgspec
 import orjson
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
@@ -57,6 +61,7 @@ _JSON_DECODERS: dict[type[Any], JsonDecoder] = {}
 _CURRENT: dict[str, tuple[int, JsonDecoder]] = {}
 """type name -> (current version, JSON-to-event function), filled on first decode."""
 _ENCODING: dict[type[Any], tuple[str, int]] = {}
+_ENCODER = msgspec.json.Encoder()
 
 
 def event(type_name: str, *, version: int = 1) -> Callable[[type[E]], type[E]]:
@@ -99,7 +104,9 @@ def encode(evt: object) -> tuple[str, int, bytes]:
         if _REGISTRY.get(type_name) is not cls:
             raise TypeError(f"{cls.__name__} is not a registered event")
         known = _ENCODING[cls] = (type_name, cast("int", cls.VERSION))
-    data = orjson.dumps(evt)
+    # msgspec writes a slotted dataclass about four times faster than orjson (which reads
+    # each slot through getattr); the JSON is the same: fields in order, enums by value.
+    data = _ENCODER.encode(evt)
     if len(data) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLargeError(
             f"event {known[0]} payload is {len(data)} bytes, "

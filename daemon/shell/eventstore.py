@@ -15,7 +15,7 @@ Protocol (DESIGN.md §4):
 * Nothing read is ever skipped: an unknown type or an undecodable row raises
   ``CorruptEventError`` naming its position.
 
-jsonb travels in binary form with orjson on both sides (see ``_setup_connection``).
+jsonb travels in binary form with orjson on both sides (see ``setup_connection``).
 This module does I/O only; what to append and how to fold is decided elsewhere.
 """
 
@@ -135,7 +135,8 @@ def json_value(raw: bytes) -> Any:
     return orjson.loads(raw[1:])
 
 
-async def _setup_connection(conn: asyncpg.Connection) -> None:
+async def setup_connection(conn: asyncpg.Connection) -> None:
+    """Set a connection up as the store's pool does (jsonb codec); bench/ uses it too."""
     # jsonb in binary form: writes take bytes from orjson; reads return the raw bytes
     # (``json_value`` parses them). The decoder is the C builtin ``bytes`` on purpose: a
     # Python decoder called by asyncpg per value costs more than the rest of a replay.
@@ -163,7 +164,7 @@ async def connect(
         url,
         min_size=1,
         max_size=max(pool_size, 2),
-        init=_setup_connection,
+        init=setup_connection,
         timeout=timeout,
         command_timeout=None,
     )
@@ -243,7 +244,7 @@ class EventStore:
     def __init__(
         self, pool: asyncpg.Pool, *, url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> None:
-        """Wrap an asyncpg pool whose connections were set up by ``_setup_connection``."""
+        """Wrap an asyncpg pool whose connections were set up by ``setup_connection``."""
         if lock_timeout <= 0:
             raise ValueError(f"event store lock_timeout must be > 0 s, got {lock_timeout!r}")
         self.pool = pool

@@ -223,3 +223,31 @@ def test_snapshot_plus_tail_equals_whole_with_targets(
     assert restored == prefix
     assert restored is not None
     assert fold.replay(log[split:], restored) == whole
+
+
+@given(any_event)
+def test_compiled_decoder_builds_the_real_frozen_class(event: Any) -> None:
+    """The replay decoder returns an instance of exactly the event's class, still frozen."""
+    type_name, version, data = codec.encode(event)
+    codec.decode(type_name, version, data)
+    current_version, decode_json = codec.current_decoders()[type_name]
+    decoded = decode_json(data)
+    assert (current_version, type(decoded), decoded) == (version, type(event), event)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded.__setattr__(dataclasses.fields(decoded)[0].name, None)
+
+
+def test_compiled_decoder_refuses_what_decode_refuses() -> None:
+    """The replay decoder raises on unknown or missing fields and bad JSON, as decode does."""
+    codec.decode("SourceFailed", 1, b'{"source": "a", "error_class": "E", "message": "m"}')
+    _, decode_json = codec.current_decoders()["SourceFailed"]
+    for payload in (
+        b'{"source": "a", "error_class": "E", "message": "m", "extra": 1}',
+        b'{"source": "a", "error_class": "E"}',
+        b"{nope",
+        b"[1, 2, 3]",
+    ):
+        with pytest.raises((TypeError, ValueError)):
+            decode_json(payload)
+        with pytest.raises(codec.DecodeError):
+            codec.decode("SourceFailed", 1, payload)

@@ -91,7 +91,7 @@ def test_demo_keeps_its_state_dir_for_a_second_look(tmp_path: Path) -> None:
     assert postgres_processes_in(state_dir) == []
     later = gitopsd("--config", str(config), "history", "web", cwd=tmp_path)
     assert later.returncode == 0, later.stderr
-    tail = [masked(line).split("  ", 2)[-1] for line in later.stdout.splitlines()[-1:]]
+    tail = [masked(line).split("  ")[-1] for line in later.stdout.splitlines()[-1:]]
     assert tail == ["health Healthy"]
     assert postgres_processes_in(state_dir) == []
     again = gitopsd("demo", "--state-dir", str(state_dir), cwd=tmp_path)

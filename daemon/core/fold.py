@@ -218,6 +218,7 @@ def _forget(target: TargetState, key: str) -> None:
 def _finished(
     app: AppState, target: TargetState, event: ev.SyncFinished, recorded: ev.Recorded
 ) -> None:
+    planned_at = target.sync.position if target.sync is not None else 0
     target.sync = None
     target.last_sync_id = event.sync_id
     target.last_sync_result = event.result
@@ -227,8 +228,9 @@ def _finished(
     if event.result is ev.SyncResult.SUCCEEDED:
         target.last_synced_revision = event.revision
         target.failed_syncs = 0
-        if target.removed:
-            # Pruned (what is protected from pruning stays in the cluster, forgotten).
+        if target.removed and planned_at > target.removed_position:
+            # Pruned (what is protected from pruning stays in the cluster, forgotten). A
+            # sync planned before the removal did not prune: the target stays until one does.
             del app.targets[target.name]
     elif event.result is ev.SyncResult.FAILED:
         target.failed_syncs += 1
@@ -272,6 +274,7 @@ def _target_event(
         case ev.TargetRemoved():
             if event.prune and target.inventory:
                 target.removed = True
+                target.removed_position = position
                 target.failed_syncs = 0
             else:
                 del app.targets[target.name]

@@ -90,6 +90,8 @@ class TargetState:
     added_position: int = 0
     removed: bool = False
     """No longer selected, and its objects are being pruned (the app prunes)."""
+    removed_position: int = 0
+    """Where the TargetRemoved is: only a sync planned after it prunes the target's objects."""
     inventory: dict[str, str] = dataclasses.field(default_factory=dict)
     """Keys gitopsd applied and has not pruned, with the digest last applied."""
     applied_versions: dict[str, str] = dataclasses.field(default_factory=dict)

@@ -496,7 +496,7 @@ async def _epilogue(story: _Story, config: settings.Config) -> verify.Report:
     story.out("")
     story.out(f"7. history (gitopsd history {APP}):")
     for line in appviews.format_history(await service.history(APP)):
-        story.out(f"   {_clip(line)}")
+        story.out(f"   {_clip(line, width=120)}")
     story.out("")
     report = await verify.verify(story.store)
     verdict = "the log replays cleanly" if not report.mismatches else "DIFFERENCES FOUND"

@@ -316,17 +316,19 @@ def test_removed_target_with_objects_prunes_then_is_deleted() -> None:
     )
 
 
-def test_removed_target_whose_prune_sync_keeps_objects_stays() -> None:
-    """A successful sync that leaves objects in the inventory does not delete the target."""
+def test_removed_target_stays_until_a_sync_planned_after_the_removal_succeeds() -> None:
+    """A sync in flight when the target was removed did not prune: the target stays."""
     state = synced_on("c1")
     replay(
-        removed("c1", prune=True),
         planned("c1", "p1"),
+        removed("c1", prune=True),
         finished("c1", "p1", ev.SyncResult.SUCCEEDED),
         state=state,
     )
     target = state.apps["web"].targets["c1"]
-    assert (target.removed, target.inventory) == (True, {KEY: "digest-5"})
+    stayed = (target.removed, dict(target.inventory))
+    replay(planned("c1", "p2"), finished("c1", "p2", ev.SyncResult.SUCCEEDED), state=state)
+    assert (stayed, sorted(state.apps["web"].targets)) == ((True, {KEY: "digest-5"}), ["c2"])
 
 
 def test_removed_target_without_prune_or_objects_is_deleted_at_once() -> None:

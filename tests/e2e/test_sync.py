@@ -150,10 +150,20 @@ async def test_status_and_history_commands(
         (row,) = orjson.loads(await gitopsd("status", "--json"))
         assert {
             k: row[k]
-            for k in ("app", "wanted", "applied", "sync", "health", "last_sync", "objects")
+            for k in (
+                "app",
+                "cluster",
+                "revision",
+                "applied",
+                "sync",
+                "health",
+                "last_sync",
+                "objects",
+            )
         } == {
             "app": "web",
-            "wanted": v1,
+            "cluster": "sim",
+            "revision": v1,
             "applied": v1,
             "sync": "Synced",
             "health": "Healthy",
@@ -161,8 +171,13 @@ async def test_status_and_history_commands(
             "objects": 2,
         }
         table = (await gitopsd("status")).splitlines()
-        assert table[0].split() == ["APP", "WANTED", "APPLIED", "SYNC", "HEALTH", "LAST", "SYNC"]
-        assert table[1].split() == ["web", v1[:8], v1[:8], "Synced", "Healthy", "Succeeded"]
+        assert table[0].split() == [
+            "APP", "CLUSTER", "NAMESPACE", "REVISION", "APPLIED", "SYNC", "HEALTH", "PINNED",
+            "SUSPENDED", "LAST", "SYNC",
+        ]  # fmt: skip
+        assert table[1].split()[:10] == [
+            "web", "sim", NAMESPACE, v1[:8], v1[:8], "Synced", "Healthy", "-", "-", "Succeeded"
+        ]  # fmt: skip
         history = await gitopsd("history", "web")
         assert f"rendered {v1[:8]}: 1 objects (plain)" in history
         assert f"  created ConfigMap/{NAMESPACE}/settings" in history

@@ -24,7 +24,7 @@ from kubefixtures import FAST_KNOBS
 
 from daemon.core import backoff, triggers
 from daemon.core import events as ev
-from daemon.runtime import appcommands, verify
+from daemon.runtime import commands, verify
 from daemon.shell import eventstore
 from kubesim.fleet import Fleet, run_fleet
 
@@ -179,9 +179,8 @@ async def test_commands_act_on_every_target(
     v1 = upstream.commit({"apps/web/cm.yaml": manifest(configmap("cm", {"v": "1"}))})
     start = _start(tmp_path, database_url, upstream, fleet, sync={"auto": False})
     async with running(**start) as gitops:
-        await appcommands.request_sync(
-            gitops.store, gitops.config.apps[0], actor="cli:test", reason="first"
-        )
+        service = commands.Commands(gitops.store, gitops.config)
+        await service.sync(gitops.config.apps[0].name, actor="cli:test", reason="first")
         await asyncio.gather(*(gitops.synced(v1, cluster=c) for c in CLUSTERS))
         reasons = sorted(
             (i.event.target, i.event.reason.value)

@@ -369,6 +369,7 @@ async def test_rows_with_meta_or_an_old_version_decode_like_one_by_one(
             ev.EventMeta(),
             ev.ObjectApplied(
                 app="web",
+                target="",
                 sync_id="s",
                 key="/ConfigMap/ns/c",
                 created=True,

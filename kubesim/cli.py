@@ -1,9 +1,10 @@
 """``python -m kubesim`` (and ``gitopsd sim``): run the emulator until SIGTERM or SIGINT.
 
-Parses the command line's fault and knob specifications, starts the emulator, prints
-exactly one line ``ready <url>`` on stdout once it accepts connections (anything else
-goes to stderr), and stops cleanly on a signal, saving ``--state`` if given. The click
-command :func:`main` is the whole command line: ``kubesim.__main__`` runs it and
+Parses the command line's fault and knob specifications, starts the emulator (with
+``--clusters N``, a fleet of N: ``kubesim.fleet``), prints exactly one line ``ready
+<url>`` (a fleet: ``ready <url> <url>...``) on stdout once it accepts connections
+(anything else goes to stderr), and stops cleanly on a signal, saving ``--state`` if
+given. The click command :func:`main` is the whole command line: ``kubesim.__main__`` runs it and
 gitopsd registers the same command as ``gitopsd sim``, so both take the same options.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import signal
 import sys
@@ -21,7 +23,7 @@ from typing import Any
 
 import click
 
-from kubesim import auth, emulator, faults, merging
+from kubesim import auth, emulator, faults, fleet, merging
 from kubesim.catalog import Catalog
 from kubesim.controllers.base import Knobs
 
@@ -45,6 +47,8 @@ class Options:
     broken_image: str = "*:broken"
     progress_deadline: float | None = None
     history: int = 100_000
+    clusters: int | None = None
+    """A fleet of this many clusters (``sim-01``...) with one kubeconfig; None: one emulator."""
 
 
 def parse_fault(spec: str) -> faults.Rule:
@@ -93,11 +97,16 @@ async def serve(opts: Options, *, out: Callable[[str], None] | None = None) -> i
     knobs = Knobs(
         step=opts.step, broken_image=opts.broken_image, progress_deadline=opts.progress_deadline
     )
+    if opts.clusters is not None:
+        _check_fleet(opts)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
+        if opts.clusters is not None:
+            await _serve_fleet(opts, knobs=knobs, tokens=tokens, rules=rules, stop=stop, out=out)
+            return 0
         async with emulator.run_emulator(
             port=opts.port,
             tokens=tokens,
@@ -119,6 +128,44 @@ async def serve(opts: Options, *, out: Callable[[str], None] | None = None) -> i
             with contextlib.suppress(ValueError, RuntimeError):
                 loop.remove_signal_handler(sig)
     return 0
+
+
+def _check_fleet(opts: Options) -> None:
+    if opts.clusters is not None and opts.clusters < 1:
+        raise UsageError(f"--clusters {opts.clusters}: at least 1")
+    if opts.state is not None:
+        raise UsageError("--state keeps one cluster's objects: it cannot be used with --clusters")
+
+
+async def _serve_fleet(
+    opts: Options,
+    *,
+    knobs: Knobs,
+    tokens: dict[str, str] | None,
+    rules: list[faults.Rule],
+    stop: asyncio.Event,
+    out: Callable[[str], None] | None,
+) -> None:
+    """Serve ``--clusters N`` emulators; the ready line lists their URLs in name order."""
+    assert opts.clusters is not None
+    async with fleet.run_fleet(
+        opts.clusters,
+        port=opts.port,
+        tokens=tokens,
+        kubeconfig=opts.kubeconfig,
+        knobs=knobs,
+        history=opts.history,
+    ) as sims:
+        for sim in sims:
+            # Each cluster gets its own copy: a rule's ``times`` counts per cluster.
+            sim.faults.rules.extend(dataclasses.replace(rule) for rule in rules)
+            sim.faults.latency = opts.latency
+            if opts.rate_limit is not None:
+                sim.faults.set_rate_limit(opts.rate_limit)
+        sys.stderr.write(f"kubeconfig: {sims.kubeconfig_path} (contexts {', '.join(sims.names)})\n")
+        sys.stderr.flush()
+        (out or _ready)("ready " + " ".join(sim.url for sim in sims))
+        await stop.wait()
 
 
 EXIT_USAGE = 2
@@ -146,6 +193,12 @@ EXIT_USAGE = 2
 @click.option("--broken-image", default="*:broken", show_default=True, help="Images never ready.")
 @click.option(
     "--progress-deadline", type=float, default=None, help="Override progressDeadlineSeconds."
+)
+@click.option(
+    "--clusters",
+    type=int,
+    default=None,
+    help="Serve N clusters (sim-01...), one port each, one kubeconfig with a context per cluster.",
 )
 def main(**kwargs: Any) -> None:
     """Serve the Kubernetes API emulator on 127.0.0.1 until SIGTERM or SIGINT."""

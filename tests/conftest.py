@@ -24,6 +24,8 @@ from daemon.shell.render import pool as renderpool
 # Real Git for the source tests (upstream repos, git daemon, smart HTTP, a black hole);
 # the Kubernetes emulator and a gitopsd KubeClient on it for the cluster tests.
 pytest_plugins = ["gitfixtures", "kubefixtures"]
+# The script that recorded the old-log fixture (a record of how it was made, not a test).
+collect_ignore = ["fixtures/oldlog/record.py"]
 
 TEMPLATE = "gitopsd_template"
 _counter = itertools.count()
@@ -99,8 +101,11 @@ async def render_pool() -> AsyncIterator[renderpool.RenderPool]:
 
 @pytest.fixture
 def captured_logs() -> Iterator[list[structlog.typing.EventDict]]:
-    """Structured log lines emitted during the test (structlog's capture)."""
-    with structlog.testing.capture_logs() as logs:
+    """Structured log lines emitted during the test, with the bound context merged in."""
+    # The context is merged as in production (``logs.configure``), so tests see it.
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
         yield logs
 
 

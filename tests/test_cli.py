@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from pathlib import Path
 
 import clitools
+import orjson
 
-from daemon.shell import embeddedpg
+from daemon.core import events as ev
+from daemon.shell import embeddedpg, eventstore
 
 
 def run(
@@ -140,7 +143,10 @@ NEEDS_CONFIG = [
     ["history", "web"],
     ["sync", "web"],
     ["rollback", "web", "--to", "abc"],
+    ["rollback", "web", "abc", "--cluster", "prod"],
     ["unpin", "web"],
+    ["suspend", "web"],
+    ["resume", "web", "--cluster", "prod"],
     ["verify"],
     ["run"],
     ["sources", "poll"],
@@ -184,3 +190,168 @@ def test_unreadable_configs_exit_2_without_a_traceback(tmp_path: Path) -> None:
         (2, f"{tmp_path}: not a regular file (a directory)\n"),
         (2, f"{latin1}:1: not UTF-8: {why}; save the file as UTF-8\n"),
     ]
+
+
+APPS_CONFIG = """
+clusters:
+  - {name: prod, kubeconfig: /etc/gitopsd/prod.kubeconfig}
+  - {name: lab, kubeconfig: /etc/gitopsd/lab.kubeconfig}
+sources:
+  - {name: infra, url: https://git.example.com/infra.git, branch: main}
+apps:
+  - {name: web, source: infra, path: web, destination: {cluster: prod, namespace: web}}
+  - {name: api, source: infra, path: api, destination: {cluster: lab, namespace: api}}
+"""
+SHA = "1234abcd" * 5
+
+
+def seed_commit(database_url: str) -> None:
+    """Record SHA on source infra, as the poller would."""
+
+    async def go() -> None:
+        store = await eventstore.connect(database_url, pool_size=2)
+        try:
+            commit = ev.CommitRecorded(
+                source="infra",
+                sha=SHA,
+                parents=(),
+                author="a",
+                author_email="a@example.com",
+                authored_at="2026-01-01T00:00:00+00:00",
+                committer="a",
+                committer_email="a@example.com",
+                committed_at="2026-01-01T00:00:00+00:00",
+                subject="first",
+            )
+            await store.append("source/infra", 0, [commit])
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def told(tmp_path: Path, database_url: str, *args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `gitopsd ARGS` on APPS_CONFIG and the given database."""
+    (tmp_path / "gitopsd.yaml").write_text(APPS_CONFIG)
+    result = run(*args, cwd=tmp_path, env={"GITOPSD_DATABASE_URL": database_url})
+    return (result.returncode, result.stdout, result.stderr)
+
+
+def test_suspend_resume_and_sync_with_clusters(tmp_path: Path, database_url: str) -> None:
+    """suspend/resume act per target, sync refuses a suspended one, a non-target is exit 2."""
+    ann = ("--actor", "cli:ann")
+    results = [
+        told(tmp_path, database_url, *args)
+        for args in (
+            ("suspend", "web", "--cluster", "prod", "--reason", "incident", *ann),
+            ("suspend", "web", *ann),
+            ("sync", "web", *ann),
+            ("sync", "web", "--cluster", "lab", "--cluster", "mars", *ann),
+            ("resume", "web", *ann),
+            ("resume", "web", "--cluster", "prod", *ann),
+        )
+    ]
+    assert results == [
+        (
+            0,
+            (
+                "web suspended on prod by cli:ann; nothing is synced, healed or pruned there "
+                "until `gitopsd resume web`\n"
+            ),
+            "",
+        ),
+        (0, "web was already suspended on prod\n", ""),
+        (
+            2,
+            "",
+            (
+                "error: app 'web' is suspended on prod: nothing is synced there until "
+                "`gitopsd resume web`\n"
+            ),
+        ),
+        (2, "", "error: app 'web' has no target 'lab', 'mars' (its targets: prod)\n"),
+        (0, "web resumed on prod by cli:ann\n", ""),
+        (0, "web was not suspended on prod\n", ""),
+    ]
+
+
+def test_rollback_status_history_and_unpin(tmp_path: Path, database_url: str) -> None:
+    """A pin until a newer commit shows in status (table and JSON) and history, per target."""
+    seed_commit(database_url)
+    ann = ("--actor", "cli:ann")
+    pinned = told(
+        tmp_path, database_url, "rollback", "web", "1234abcd", "--until-newer-commit", *ann
+    )
+    status = told(tmp_path, database_url, "status")
+    as_json = told(tmp_path, database_url, "status", "--json")
+    history = told(tmp_path, database_url, "history", "web", "--cluster", "prod")
+    unpinned = [told(tmp_path, database_url, "unpin", "web", *ann) for _ in range(2)]
+    twice = told(tmp_path, database_url, "rollback", "web", "1234", "--to", "1234", *ann)
+    assert pinned == (
+        0,
+        (
+            "web pinned to 1234abcd1234 on prod by cli:ann; auto-sync stays there until the "
+            "next commit\n"
+        ),
+        "",
+    )
+    table = [
+        "APP  CLUSTER  NAMESPACE  REVISION  APPLIED  SYNC       HEALTH   PINNED"
+        + " " * 18
+        + "SUSPENDED  LAST SYNC",
+        (
+            "web  prod     web        1234abcd  -        OutOfSync  Unknown  1234abcd (until newer)"
+            "  -          -"
+        ),
+        "api  lab      api        -         -        Unknown    Unknown  -" + " " * 23 + "-"
+        "          -",
+    ]
+    assert status == (0, "\n".join(table) + "\n", "")
+    unknown = {
+        "applied": None,
+        "sync": "OutOfSync",
+        "health": "Unknown",
+        "health_message": "",
+        "pinned": None,
+        "pin_until_newer_commit": False,
+        "suspended": False,
+        "last_sync": None,
+        "last_sync_at": None,
+        "last_sync_message": "",
+        "failed_syncs": 0,
+        "render_error": None,
+        "objects": 0,
+    }
+    assert orjson.loads(as_json[1]) == [
+        {
+            **unknown,
+            "app": "web",
+            "cluster": "prod",
+            "namespace": "web",
+            "revision": SHA,
+            "pinned": SHA,
+            "pin_until_newer_commit": True,
+        },
+        {
+            **unknown,
+            "app": "api",
+            "cluster": "lab",
+            "namespace": "api",
+            "revision": None,
+            "sync": "Unknown",
+        },
+    ]
+    (line,) = history[1].splitlines()
+    assert (line[:8], line[29:]) == (
+        "     2  ",
+        "prod  pinned to 1234abcd until a newer commit by cli:ann",
+    )
+    assert unpinned == [
+        (0, "web unpinned on prod by cli:ann\n", ""),
+        (0, "web was not pinned\n", ""),
+    ]
+    assert twice == (
+        2,
+        "",
+        "error: rollback: give the revision once, as `rollback APP REVISION` or with --to\n",
+    )

@@ -83,7 +83,7 @@ def test_every_default_is_written_out(tmp_path: Path) -> None:
     assert (doc["database"], doc["http"], doc["apps"][0]["destination"]) == (
         {"url": None, "pool_size": 10},
         {"listen": "127.0.0.1:8089"},
-        {"cluster": "prod", "namespace": "default"},
+        {"cluster": "prod", "clusters": [], "selector": None, "namespace": "default"},
     )
 
 

@@ -21,7 +21,7 @@ STORY = [
 def masked(line: str) -> str:
     """The line with revisions, sync ids and timings replaced by placeholders."""
     line = re.sub(r"\b[0-9a-f]{8}\b", "<sha>", line.strip())
-    line = re.sub(r"\bweb-\d+\b", "web-<n>", line)
+    line = re.sub(r"\bweb@sim-\d+\b", "web@sim-<n>", line)
     return re.sub(r"\(\d+\.\d s\)", "(<t>)", line)
 
 
@@ -41,14 +41,14 @@ def test_demo_tells_the_whole_story_and_leaves_nothing_running(tmp_path: Path) -
     state_dir = Path(lines[1].split()[2])
     assert lines[1] == f"  state directory  {state_dir} (temporary; keep it: --state-dir)"
     history = lines[lines.index("7. history (gitopsd history web):") + 1 :]
-    told = [masked(line).split("  ", 2)[-1].strip() for line in history]
+    told = [masked(line).split("  ")[-1].strip() for line in history]
     assert [t for t in told if " planned for " in t or t.startswith("pinned")] == [
-        "sync web-<n> planned for <sha> (revision): 4 create",
-        "sync web-<n> planned for <sha> (revision): 3 unchanged, 1 update",
-        "sync web-<n> planned for <sha> (revision): 1 prune, 3 unchanged",
-        "sync web-<n> planned for <sha> (revision): 2 unchanged, 1 update",
+        "sync web@sim-<n> planned for <sha> (revision): 4 create",
+        "sync web@sim-<n> planned for <sha> (revision): 3 unchanged, 1 update",
+        "sync web@sim-<n> planned for <sha> (revision): 1 prune, 3 unchanged",
+        "sync web@sim-<n> planned for <sha> (revision): 2 unchanged, 1 update",
         f"pinned to <sha>: nginx:broken never became ready by cli:{getpass.getuser()}",
-        "sync web-<n> planned for <sha> (revision): 2 unchanged, 1 update",
+        "sync web@sim-<n> planned for <sha> (revision): 2 unchanged, 1 update",
     ]
     assert [t for t in told if t.startswith(("created ", "updated ", "pruned "))] == [
         "created Namespace/shop",
@@ -63,7 +63,8 @@ def test_demo_tells_the_whole_story_and_leaves_nothing_running(tmp_path: Path) -
     verified = [line for line in lines if line.startswith("8. verify")]
     assert len(verified) == 1
     assert re.fullmatch(
-        r"8\. verify \(gitopsd verify\): \d+ events replayed, 5 plans recomputed, "
+        r"8\. verify \(gitopsd verify\): \d+ events replayed; recomputed 5 plans, 5 sync triggers, "
+        r"0 pin lifts, 0 normalization gaps, 1 target changes; "
         r"0 differences: the log replays cleanly",
         verified[0],
     ), verified
@@ -90,7 +91,7 @@ def test_demo_keeps_its_state_dir_for_a_second_look(tmp_path: Path) -> None:
     assert postgres_processes_in(state_dir) == []
     later = gitopsd("--config", str(config), "history", "web", cwd=tmp_path)
     assert later.returncode == 0, later.stderr
-    tail = [masked(line).split("  ", 2)[-1] for line in later.stdout.splitlines()[-1:]]
+    tail = [masked(line).split("  ")[-1] for line in later.stdout.splitlines()[-1:]]
     assert tail == ["health Healthy"]
     assert postgres_processes_in(state_dir) == []
     again = gitopsd("demo", "--state-dir", str(state_dir), cwd=tmp_path)

@@ -7,7 +7,8 @@ where. Nothing here decides anything about GitOps.
 This module holds the ``gitopsd`` group (the options every command shares, and the log
 set-up) and :func:`main`, which turns the errors every command can raise into exit codes.
 The commands live in one module per topic: ``run`` (run, demo), ``db`` (migrate, db),
-``config`` (config check), ``apps`` (status, history, sync, rollback, unpin, verify),
+``config`` (config check), ``apps`` (status, history, sync, rollback, unpin, suspend,
+resume, verify),
 ``sources`` (render, sources poll) and ``sim`` (the emulator); ``context`` holds what
 they share.
 """

@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 
 from daemon.cli import context
-from daemon.runtime import demo
 from daemon.runtime import main as daemon_main
 
 
@@ -26,6 +25,10 @@ from daemon.runtime import main as daemon_main
 )
 def demo_cmd(state_dir: str | None) -> None:
     """Show the whole loop on embedded defaults: sync, auto-sync, prune, Degraded, rollback."""
+    # Imported here: the demo brings the Kubernetes emulator, which no other command needs
+    # (and a demo that cannot be imported must not take every other command down with it).
+    from daemon.runtime import demo  # noqa: PLC0415
+
     try:
         context.run(demo.run(state_dir=Path(state_dir) if state_dir else None, out=click.echo))
     except demo.DemoError as exc:

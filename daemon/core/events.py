@@ -7,6 +7,15 @@ payload so that an event read on its own says what it is about.
 
 Streams: ``source/<name>``, ``app/<name>``, ``cluster/<name>``, ``rollout/<app>``
 (DESIGN.md §2). The ``AnyEvent`` union lists every type the fold understands.
+
+Targets. An app deploys to every cluster its destination selects; each is a *target*,
+named by its cluster. Every app event about one target (a sync and its steps, health,
+a pin, a request, suspension) carries ``target``. Three app events are about the app as
+a whole, shared by all of its targets, and carry none: ``DesiredStateRendered`` and
+``RenderFailed`` (one render serves every target) and ``AppConfigured`` (the policy,
+with the targets it resolved to). Events written before targets existed decode with
+``target == ""`` (see the upcasters in ``codec``), which the fold reads as "the app's
+single destination of the time": the cluster its policy then named.
 """
 
 from __future__ import annotations
@@ -170,12 +179,13 @@ class SyncResult(enum.StrEnum):
     ABORTED = "Aborted"
 
 
-@codec.event("SyncFinished")
+@codec.event("SyncFinished", version=2)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SyncFinished(EventBase):
     """A sync ended."""
 
     app: str
+    target: str
     sync_id: str
     revision: str
     result: SyncResult
@@ -194,35 +204,45 @@ class Health(enum.StrEnum):
     UNKNOWN = "Unknown"
 
 
-@codec.event("HealthChanged")
+@codec.event("HealthChanged", version=2)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class HealthChanged(EventBase):
-    """The app's aggregated health changed."""
+    """The target's aggregated health changed (the worst of its objects')."""
 
     app: str
+    target: str
     health: Health
     previous: Health | None = None
     message: str = ""
 
 
-@codec.event("AppPinned")
+@codec.event("AppPinned", version=2)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class AppPinned(EventBase):
     """A person pinned the app to an earlier revision (rollback)."""
 
     app: str
+    target: str
     revision: str
     reason: str = ""
     until_newer_commit: bool = False
 
 
-@codec.event("AppUnpinned")
+@codec.event("AppUnpinned", version=2)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class AppUnpinned(EventBase):
-    """The pin was lifted; auto-sync follows the source again."""
+    """The pin was lifted; auto-sync follows the source again.
+
+    A person's unpin has no ``state_position``; a pin "until a newer commit" is lifted by
+    ``core.pins`` with reason ``newer commit`` and the position of the state that decided it.
+    """
+
+    NEWER_COMMIT: ClassVar[str] = "newer commit"
 
     app: str
+    target: str
     reason: str = ""
+    state_position: int | None = None
 
 
 @codec.event("AppConfigured")
@@ -239,12 +259,115 @@ class AppConfigured(EventBase):
     policy: dict[str, Any]
 
 
-@codec.event("SyncRequested")
+@codec.event("AppSuspended")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AppSuspended(EventBase):
+    """A person suspended the target: nothing is synced, healed or pruned until resumed."""
+
+    app: str
+    target: str
+    reason: str = ""
+
+
+@codec.event("AppResumed")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AppResumed(EventBase):
+    """A suspended target was resumed; its triggers apply again."""
+
+    app: str
+    target: str
+    reason: str = ""
+
+
+@codec.event("TargetAdded")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TargetAdded(EventBase):
+    """A cluster started to be selected by the app's destination (config or labels changed)."""
+
+    app: str
+    target: str
+    namespace: str
+    state_position: int
+
+
+@codec.event("TargetRemoved")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TargetRemoved(EventBase):
+    """A cluster is no longer selected by the app's destination.
+
+    ``prune`` says whether its objects are deleted: only when the app prunes. Otherwise
+    they are left in the cluster, still labelled, and forgotten by gitopsd.
+    """
+
+    app: str
+    target: str
+    prune: bool
+    state_position: int
+    objects: int = 0
+
+
+class TriggerReason(enum.StrEnum):
+    """Why a sync starts (``core.triggers``)."""
+
+    REVISION = "revision"
+    """A new revision to converge on (a commit, a pin, a lifted pin)."""
+    REQUESTED = "requested"
+    """A person or an API client asked for it."""
+    RETRY = "retry"
+    """The previous sync of this revision failed and its backoff is over."""
+    RESYNC = "resync"
+    """The periodic resync found the cluster different from Git."""
+    SELF_HEAL = "self-heal"
+    """A watched change made the cluster differ from Git, and self-heal is on."""
+    PRUNE = "prune"
+    """The target was removed from the app and its objects are pruned."""
+
+
+@codec.event("SyncTriggered")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SyncTriggered(EventBase):
+    """The decision to start a sync, with its reason and what it was computed from.
+
+    ``state_position`` is the position of the state the decision read and ``at`` the
+    UTC wall-clock time it used (ISO 8601), so ``gitopsd verify`` recomputes it.
+    Recorded in the same append as the ``SyncPlanned`` it leads to.
+    """
+
+    app: str
+    target: str
+    sync_id: str
+    reason: TriggerReason
+    state_position: int
+    at: str
+    detail: str = ""
+
+
+@codec.event("NormalizationGapDetected")
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NormalizationGapDetected(EventBase):
+    """The plan differs from the cluster only where the server keeps what gitopsd applied.
+
+    Every changed object was applied by gitopsd with the same body and has not changed
+    since (same resourceVersion observed): the difference lies in the comparison, not
+    in the cluster, so no sync is started (it would loop). Recorded once per set of
+    keys, with the position of the state it came from.
+    """
+
+    app: str
+    target: str
+    keys: tuple[str, ...]
+    state_position: int
+    scopes: dict[str, bool] = dataclasses.field(default_factory=dict)
+    """Discovery scopes of custom kinds the plan used (as in SyncPlanned)."""
+
+
+@codec.event("SyncRequested", version=2)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SyncRequested(EventBase):
     """A person (or an API client) asked for a sync; the actor is in the event's meta."""
 
     app: str
+    target: str
     reason: str = ""
 
 
@@ -273,12 +396,13 @@ class PlanStep:
     reason: str = ""
 
 
-@codec.event("SyncPlanned")
+@codec.event("SyncPlanned", version=2)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SyncPlanned(EventBase):
     """A sync's ordered plan, computed from the state folded up to ``state_position``."""
 
     app: str
+    target: str
     sync_id: str
     revision: str
     trigger: str
@@ -289,17 +413,19 @@ class SyncPlanned(EventBase):
     input of the plan that the log does not otherwise hold."""
 
 
-@codec.event("ObjectApplied", version=2)
+@codec.event("ObjectApplied", version=3)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ObjectApplied(EventBase):
     """Applying one object succeeded; ``resource_version`` is the server's answer.
 
     Usually a server-side apply of ``key``. For a hook named by ``generateName`` it is a
     create: ``hook`` is the hook's key (``.../prefix*``) and ``key`` the instance's, with
-    the name the server gave it (version 2 added ``hook``; empty otherwise).
+    the name the server gave it (version 2 added ``hook``; empty otherwise; version 3
+    added ``target``).
     """
 
     app: str
+    target: str
     sync_id: str
     key: str
     created: bool
@@ -308,18 +434,19 @@ class ObjectApplied(EventBase):
     hook: str = ""
 
 
-@codec.event("ObjectPruned")
+@codec.event("ObjectPruned", version=2)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ObjectPruned(EventBase):
     """An object gitopsd had applied and Git no longer declares was deleted (or was gone)."""
 
     app: str
+    target: str
     sync_id: str
     key: str
     already_gone: bool = False
 
 
-@codec.event("HookDeleted")
+@codec.event("HookDeleted", version=2)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class HookDeleted(EventBase):
     """A hook's instance was deleted as its delete policy asks (or was found gone).
@@ -330,6 +457,7 @@ class HookDeleted(EventBase):
     """
 
     app: str
+    target: str
     sync_id: str
     key: str
     hook: str
@@ -337,12 +465,13 @@ class HookDeleted(EventBase):
     already_gone: bool = False
 
 
-@codec.event("StepFailed")
+@codec.event("StepFailed", version=2)
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StepFailed(EventBase):
     """A step failed; ``stage`` is dry-run, apply, prune or health; the API's answer is kept."""
 
     app: str
+    target: str
     sync_id: str
     key: str
     stage: str
@@ -428,6 +557,12 @@ AnyEvent = (
     | AppPinned
     | AppUnpinned
     | AppConfigured
+    | AppSuspended
+    | AppResumed
+    | TargetAdded
+    | TargetRemoved
+    | SyncTriggered
+    | NormalizationGapDetected
     | SyncRequested
     | SyncPlanned
     | ObjectApplied

@@ -63,19 +63,41 @@ class Policy:
     allowed_kinds: tuple[str, ...] = ()
     denied_kinds: tuple[str, ...] = ()
     cluster_scoped: bool = True
+    retry_limit: int = 5
+    retry_backoff: float = 5.0
+    retry_max_backoff: float = 300.0
+    resync: float = 600.0
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON for AppConfigured."""
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Policy:
-        """Read a recorded policy (unknown keys from newer versions are ignored)."""
+    def from_json(cls, data: Mapping[str, Any], *, target: str | None = None) -> Policy:
+        """Read a recorded policy for one target (unknown keys from newer versions are ignored).
+
+        A policy recorded with targets (``app_policy``) names each target's namespace; one
+        recorded before targets names its single ``cluster`` and ``namespace``.
+        """
         known = {f.name for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {
             k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known
         }
+        targets = data.get("targets")
+        if isinstance(targets, Mapping) and target is not None:
+            values["cluster"] = target
+            values["namespace"] = str(targets.get(target, values.get("namespace", "default")))
         return cls(**values)
+
+
+def app_policy(policy: Policy, targets: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON an app's AppConfigured records.
+
+    The settings its targets share, and ``targets`` (cluster -> namespace): the cluster
+    and namespace of ``Policy`` are per target.
+    """
+    shared = {k: v for k, v in policy.to_json().items() if k not in ("cluster", "namespace")}
+    return {**shared, "targets": dict(sorted(targets.items()))}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -418,20 +440,31 @@ class AppPlan:
 
 
 def plan_app(
-    state: State, app_name: str, *, blobs: Mapping[str, Any], scopes: Mapping[str, bool]
+    state: State,
+    app_name: str,
+    *,
+    target: str,
+    blobs: Mapping[str, Any],
+    scopes: Mapping[str, bool],
 ) -> AppPlan | None:
-    """The plan for ``app_name`` from the folded ``state`` and object bodies by digest.
+    """The plan for one target of ``app_name`` from the folded ``state`` and bodies by digest.
 
-    None when the app has no policy yet or nothing rendered to converge on. Raises
-    ``MissingBlobsError`` naming the digests to fetch when ``blobs`` lacks some.
+    None when the app has no policy yet, no such target, or nothing rendered to converge
+    on. Raises ``MissingBlobsError`` naming the digests to fetch when ``blobs`` lacks some.
     """
     app = state.apps.get(app_name)
     if app is None or app.policy is None:
         return None
-    revision, desired = app.target()
+    where = app.targets.get(target)
+    if where is None:
+        return None
+    revision, desired = app.converge_on(where)
     if revision is None or desired is None:
         return None
-    policy = Policy.from_json(app.policy)
+    policy = Policy.from_json(app.policy, target=target)
+    if where.removed:
+        # Leaving the app: everything goes (what is protected stays), nothing is created.
+        policy = dataclasses.replace(policy, namespace=where.namespace, create_namespace=False)
     missing = {d for d in desired.values() if d not in blobs}
     if missing:
         raise MissingBlobsError(missing)
@@ -443,7 +476,7 @@ def plan_app(
     )
     cluster = state.clusters.get(policy.cluster)
     objects = cluster.objects if cluster is not None else {}
-    keys = set(prepared.bodies) | set(prepared.refused) | set(app.inventory)
+    keys = set(prepared.bodies) | set(prepared.refused) | set(where.inventory)
     live_digests = {k: objects[k].digest for k in keys if k in objects}
     missing = {d for d in live_digests.values() if d not in blobs}
     if missing:
@@ -453,8 +486,8 @@ def plan_app(
         app=app_name,
         prepared=prepared,
         live=live,
-        inventory=app.inventory,
+        inventory=where.inventory,
         policy=policy,
-        hook_instances=app.hook_instances,
+        hook_instances=where.hook_instances,
     )
     return AppPlan(revision=revision, plan=result, prepared=prepared, policy=policy)

@@ -15,7 +15,7 @@ import orjson
 from daemon.core import codec
 from daemon.core.events import FieldManager, Health, SyncResult
 
-STATE_FORMAT = 3
+STATE_FORMAT = 4
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -34,11 +34,13 @@ class SourceState:
 
 @dataclasses.dataclass(slots=True, kw_only=True)
 class AppState:
-    """An application as the log knows it."""
+    """An application as the log knows it: its renders and policy, shared by its targets."""
 
     name: str
     revision: str | None = None
     desired: dict[str, str] = dataclasses.field(default_factory=dict)
+    revision_position: int = 0
+    """Position of the render of ``revision`` (a pin older than it can lift)."""
     render_error: str | None = None
     render_revision: str | None = None
     """The revision of the last render attempt, whether it succeeded or failed."""
@@ -47,14 +49,53 @@ class AppState:
     failure recorded before failures carried their inputs)."""
     render_config: str = ""
     """Digest of the path and render settings used by the last render attempt."""
-    pinned: str | None = None
-    pin_until_newer: bool = False
-    pinned_desired: dict[str, str] | None = None
-    """The objects rendered at the pinned revision (None until that render is recorded)."""
+    pinned_renders: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    """The objects rendered at each revision a target is pinned to (once recorded)."""
     policy: dict[str, Any] | None = None
     policy_digest: str = ""
+    targets: dict[str, TargetState] = dataclasses.field(default_factory=dict)
+    """The clusters the app deploys to, by cluster name."""
+
+    def target(self, name: str) -> TargetState:
+        """The target's state, created empty on first mention."""
+        found = self.targets.get(name)
+        if found is None:
+            found = self.targets[name] = TargetState(name=name)
+        return found
+
+    def converge_on(self, target: TargetState) -> tuple[str | None, dict[str, str] | None]:
+        """The revision ``target`` converges on and its objects: the pin's while pinned.
+
+        A removed target that prunes converges on nothing (every object is pruned).
+        """
+        if target.removed:
+            return target.last_synced_revision or self.revision or "", {}
+        if target.pinned is not None:
+            return target.pinned, self.pinned_renders.get(target.pinned)
+        # A failed render leaves `revision`/`desired` at the last good render.
+        return self.revision, self.desired if self.revision is not None else None
+
+    def pinned_revisions(self) -> set[str]:
+        """Every revision some target is pinned to."""
+        return {t.pinned for t in self.targets.values() if t.pinned is not None}
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class TargetState:
+    """One cluster an app deploys to: what gitopsd applied there and how it went."""
+
+    name: str
+    """The cluster's name."""
+    namespace: str = "default"
+    added_position: int = 0
+    removed: bool = False
+    """No longer selected, and its objects are being pruned (the app prunes)."""
+    removed_position: int = 0
+    """Where the TargetRemoved is: only a sync planned after it prunes the target's objects."""
     inventory: dict[str, str] = dataclasses.field(default_factory=dict)
     """Keys gitopsd applied and has not pruned, with the digest last applied."""
+    applied_versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Key -> the resourceVersion the server answered gitopsd's last apply with."""
     hook_instances: dict[str, str] = dataclasses.field(default_factory=dict)
     """Instances of hooks named by ``generateName`` still in the inventory: the
     instance's key (the server's name) -> the hook's key (``.../prefix*``)."""
@@ -65,19 +106,23 @@ class AppState:
     sync_requested: bool = False
     """A manual sync was asked for and has not been planned yet."""
     failed_syncs: int = 0
-    """Consecutive failed syncs of the current target (drives the retry backoff)."""
+    """Consecutive failed syncs of the current revision (drives the retry backoff)."""
     last_sync_id: str | None = None
     last_sync_result: SyncResult | None = None
     last_sync_message: str = ""
     last_sync_position: int = 0
+    last_sync_at: str | None = None
+    """When the last sync finished (UTC, ISO 8601): the retry and resync timers start there."""
     last_synced_revision: str | None = None
-
-    def target(self) -> tuple[str | None, dict[str, str] | None]:
-        """The revision to converge on and its objects: the pin's while pinned."""
-        if self.pinned is not None:
-            return self.pinned, self.pinned_desired
-        # A failed render leaves `revision`/`desired` at the last good render.
-        return self.revision, self.desired if self.revision is not None else None
+    pinned: str | None = None
+    pin_until_newer: bool = False
+    pin_position: int = 0
+    pin_legacy: bool = False
+    """Pinned by an event written before targets: lifted by the fold itself on a newer
+    render, as gitopsd did then (newer pins are lifted by a recorded decision)."""
+    suspended: bool = False
+    gap_keys: tuple[str, ...] = ()
+    """The keys of the last NormalizationGapDetected, until the next sync or render."""
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)

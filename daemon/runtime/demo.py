@@ -7,7 +7,7 @@ in this process with fast controllers, and a sample Git repository written with
 (``main.Daemon``) on them and tells a story by committing to the repository: v1 is synced and turns
 Healthy; v2 (new image, more replicas) is auto-synced; v3 removes an object, which is
 pruned; v4 deploys an image that never becomes ready and ends Degraded, and a rollback
-(``appcommands.pin``, as ``gitopsd rollback``) brings it back to Healthy. It ends with
+(``commands.Commands.rollback``, as ``gitopsd rollback``) brings it back to Healthy. It ends with
 the app's status and history and ``gitopsd verify``'s replay of the log.
 
 The demo decides nothing itself: it commits, pokes the poller instead of waiting for
@@ -33,7 +33,7 @@ from daemon import errors, logs, settings
 from daemon.core import events as ev
 from daemon.core import ids
 from daemon.core import state as core_state
-from daemon.runtime import appcommands, database, verify
+from daemon.runtime import appviews, commands, database, verify
 from daemon.runtime import main as daemon_main
 from daemon.shell import embeddedpg, eventstore
 from daemon.shell.samplerepo import SampleRepo
@@ -189,6 +189,11 @@ class _Story:
         """The app's folded state (the daemon keeps it current)."""
         return self.daemon.keeper.state.app(APP)
 
+    @property
+    def target(self) -> core_state.TargetState:
+        """The app's one target: the demo's cluster."""
+        return self.state.target(CLUSTER)
+
 
 # -- entry point -----------------------------------------------------------------------------
 
@@ -264,7 +269,7 @@ async def _run_daemon(
         serving=serving,
         store=store,
         repo=repo,
-        app=appcommands.app_config(config, APP),
+        app=commands.Commands(store, config).app(APP),
         out=out,
     )
     try:
@@ -303,7 +308,7 @@ async def _story(story: _Story) -> None:
     story.out(f"   => v2 {v2[:8]} auto-synced, rolled out and Healthy ({took:.1f} s)")
     v3 = await _commit(story, 3, image="nginx:1.28", replicas=3, settings_map=False)
     took = await _settle(story, v3, ev.Health.HEALTHY)
-    if f"/ConfigMap/{NAMESPACE}/web-settings" in story.state.inventory:
+    if f"/ConfigMap/{NAMESPACE}/web-settings" in story.target.inventory:
         raise DemoError("web-settings was removed in Git but is still in the app's inventory")
     story.out(f"   => v3 {v3[:8]} synced: ConfigMap/{NAMESPACE}/web-settings pruned ({took:.1f} s)")
     v4 = await _commit(story, 4, image="nginx:broken", replicas=3, settings_map=False)
@@ -311,13 +316,10 @@ async def _story(story: _Story) -> None:
     story.out(f"   => v4 {v4[:8]} synced but Degraded: its pods never become ready ({took:.1f} s)")
     story.out("")
     story.out(f"5. rollback to the last good revision: gitopsd rollback {APP} --to {v3[:8]}")
-    sha = await appcommands.pin(
-        story.store,
-        story.app,
-        revision=v3[:8],
-        actor=appcommands.actor_name(None),
-        reason="nginx:broken never became ready",
-        until_newer_commit=False,
+    service = commands.Commands(story.store, story.daemon.config)
+    sha = await service.resolve_revision(APP, v3[:8])
+    await service.rollback(
+        APP, sha, actor=commands.actor_name(None), reason="nginx:broken never became ready"
     )
     took = await _settle(story, sha, ev.Health.HEALTHY)
     story.out(f"   => rolled back to {sha[:8]} and Healthy again ({took:.1f} s)")
@@ -358,7 +360,7 @@ async def _settle(story: _Story, revision: str, health: ev.Health) -> float:
     started = time.monotonic()
 
     def synced() -> bool:
-        app = story.state
+        app = story.target
         return (
             app.sync is None
             and app.last_sync_position > since
@@ -371,11 +373,11 @@ async def _settle(story: _Story, revision: str, health: ev.Health) -> float:
     reconciler = story.daemon.reconciler
     assert reconciler is not None
     while True:
-        await _until(story, lambda: story.state.health is health, f"health {health}")
+        await _until(story, lambda: story.target.health is health, f"health {health}")
         await _bounded(reconciler.idle(), "the reconciler to finish its looks")
         last = await story.store.last_position()
         await _bounded(story.daemon.keeper.wait_for(last), "the state to fold the log")
-        if story.state.health is health:
+        if story.target.health is health:
             break
     await _tell_new_events(story)
     return time.monotonic() - started
@@ -419,19 +421,23 @@ async def _until(story: _Story, predicate: Callable[[], bool], what: str) -> Non
                         await keeper.wait_for(keeper.state.position + 1)
     except TimeoutError:
         raise DemoError(
-            f"waited {STEP_TIMEOUT:.0f} s for {what}; {_app_summary(story.state)}"
+            f"waited {STEP_TIMEOUT:.0f} s for {what}; {_app_summary(story.state, story.target)}"
         ) from None
 
 
-def _app_summary(app: core_state.AppState) -> str:
+def _app_summary(app: core_state.AppState, target: core_state.TargetState) -> str:
     """What the folded state says about the app, for a failure message."""
-    sync = f"sync {app.sync.sync_id} of {app.sync.revision[:8]} in flight" if app.sync else "idle"
+    sync = (
+        f"sync {target.sync.sync_id} of {target.sync.revision[:8]} in flight"
+        if target.sync
+        else "idle"
+    )
     return (
-        f"the app: revision {_short(app.revision)}, pinned {_short(app.pinned)}, "
-        f"last synced {_short(app.last_synced_revision)}, {sync}, last sync "
-        f"{app.last_sync_result.value if app.last_sync_result else '-'} "
-        f"({app.last_sync_message or '-'}), health "
-        f"{app.health.value if app.health else '-'} ({app.health_message or '-'}), "
+        f"the app: revision {_short(app.revision)}, pinned {_short(target.pinned)}, "
+        f"last synced {_short(target.last_synced_revision)}, {sync}, last sync "
+        f"{target.last_sync_result.value if target.last_sync_result else '-'} "
+        f"({target.last_sync_message or '-'}), health "
+        f"{target.health.value if target.health else '-'} ({target.health_message or '-'}), "
         f"render error {app.render_error or '-'}"
     )
 
@@ -454,7 +460,7 @@ async def _tell_new_events(story: _Story) -> None:
         story.out(f"   {line}")
 
 
-def describe_sync_events(events: Sequence[object]) -> list[str]:
+def describe_sync_events(events: Sequence[ev.AnyEvent]) -> list[str]:
     """The lines ``gitopsd history`` prints for these events, plus what each update changes.
 
     A run of health changes with the same verdict (a rollout's progress) is told once.
@@ -466,7 +472,7 @@ def describe_sync_events(events: Sequence[object]) -> list[str]:
         if isinstance(event, ev.HealthChanged) and event.health is previous_health:
             continue
         previous_health = event.health if isinstance(event, ev.HealthChanged) else None
-        line = appcommands.describe(event)
+        line = appviews.describe(event)
         if line is not None:
             lines.append(_clip(line))
         if isinstance(event, ev.SyncPlanned):
@@ -483,21 +489,18 @@ def _clip(line: str, width: int = 100) -> str:
 
 async def _epilogue(story: _Story, config: settings.Config) -> verify.Report:
     """Status, history and the replay check, all read from the log (the daemon has stopped)."""
-    state = await appcommands.load_state(story.store)
+    service = commands.Commands(story.store, config)
     story.out("6. status (gitopsd status):")
-    for line in appcommands.format_status(appcommands.status_rows(state, config)).splitlines():
+    for line in appviews.format_status(await service.status()).splitlines():
         story.out(f"   {line}")
     story.out("")
     story.out(f"7. history (gitopsd history {APP}):")
-    for line in await appcommands.history(story.store, story.app):
-        story.out(f"   {_clip(line)}")
+    for line in appviews.format_history(await service.history(APP)):
+        story.out(f"   {_clip(line, width=120)}")
     story.out("")
     report = await verify.verify(story.store)
     verdict = "the log replays cleanly" if not report.mismatches else "DIFFERENCES FOUND"
-    story.out(
-        f"8. verify (gitopsd verify): {report.events} events replayed, "
-        f"{report.plans} plans recomputed, {len(report.mismatches)} differences: {verdict}"
-    )
+    story.out(f"8. verify (gitopsd verify): {verify.summary(report)}: {verdict}")
     for mismatch in report.mismatches:
         story.out(f"   position {mismatch.position}: sync {mismatch.sync_id}: {mismatch.detail}")
     return report

@@ -15,6 +15,9 @@ missed; when someone else appended first (``gitopsd sources poll`` beside the da
 the stream is re-read and the poll redone.
 
 Listeners (the renderer) hear of every new head. Rendering is not done here.
+
+Every line logged during a poll carries its ``source`` (``logs.bound``), and the lines
+about a new head its ``revision``.
 """
 
 from __future__ import annotations
@@ -143,21 +146,20 @@ class Poller:
     async def _loop(self, name: str) -> None:
         interval = float(self.sources[name].interval)
         failures = 0
-        while True:
-            try:
-                result = await self.poll(name)
-                failures = failures + 1 if result.error else 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the log is unreachable: retry later, record nothing
-                failures += 1
-                log.warning(
-                    "source.record_failed", source=name, error=f"{type(exc).__name__}: {exc}"
+        with logs.bound(source=name):
+            while True:
+                try:
+                    result = await self.poll(name)
+                    failures = failures + 1 if result.error else 0
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the log is unreachable: retry later, record nothing
+                    failures += 1
+                    log.warning("source.record_failed", error=f"{type(exc).__name__}: {exc}")
+                delay = sources.next_delay(
+                    interval=interval, failures=failures, jitter=self._rng.random()
                 )
-            delay = sources.next_delay(
-                interval=interval, failures=failures, jitter=self._rng.random()
-            )
-            await self._sleep(name, delay)
+                await self._sleep(name, delay)
 
     async def _sleep(self, name: str, delay: float) -> None:
         """Wait ``delay`` seconds, or until triggered plus the debounce window."""
@@ -183,6 +185,10 @@ class Poller:
 
         Polls of one source never overlap (one mirror, one cursor).
         """
+        with logs.bound(source=name):
+            return await self._poll_locked(name)
+
+    async def _poll_locked(self, name: str) -> PollResult:
         async with self._locks[name]:
             for _ in range(3):
                 try:
@@ -227,14 +233,15 @@ class Poller:
             cursor.version += len(events)
         cursor.failing = error is not None
         if error is not None:
-            log.warning("source.poll_failed", source=name, error_class=_kind(error), error=message)
+            log.warning("source.poll_failed", error_class=_kind(error), error=message)
             return PollResult(source=name, events=events, head=cursor.head, error=message)
         assert seen is not None
         if seen.head != cursor.head:
             cursor.head = seen.head
-            log.info("source.revision", source=name, sha=seen.head, commits=len(seen.new_commits))
-            for listener in self._listeners:
-                listener(name, seen.head)
+            with logs.bound(revision=seen.head):
+                log.info("source.revision", sha=seen.head, commits=len(seen.new_commits))
+                for listener in self._listeners:
+                    listener(name, seen.head)
         return PollResult(source=name, events=events, head=cursor.head)
 
     def _observe(self, src: settings.SourceConfig, previous: str | None) -> sources.Observation:

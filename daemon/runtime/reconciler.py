@@ -1,29 +1,39 @@
-"""The reconcile loop: for each app, fold → plan → record → execute, and track health.
+"""The reconcile loop: for each target of each app, fold → plan → decide → record → execute.
 
-An app is looked at again when something it depends on changes (an event about it
-in the log: a render, a pin, a sync request, one of its objects observed in the
-cluster), when its retry backoff ends, and on its periodic resync. Each look:
+An app deploys to every cluster its destination selects (its *targets*, see
+``core.targets``); each target is looked at on its own, so a target whose cluster is
+unreachable waits alone. A target is looked at again when something it depends on
+changes (an event about it or about its app in the log: a render, a pin, a sync
+request, one of its objects observed in its cluster), when its retry backoff ends, and
+on its periodic resync. Each look:
 
-1. makes sure the informers watch the kinds the app declares or has applied, and have
-   listed them (the live state in the log is current);
-2. computes the plan purely from the folded state (``core.plan.plan_app``) with the
-   object bodies from the blob store;
-3. records the app's health when it changes (``core.health`` over the live objects);
-4. when the plan changes something and a trigger allows it (a new target revision, a
-   manual request, a retry after backoff, drift with self-heal on, the periodic
-   resync), records ``SyncPlanned`` with the position of the state it came from and
-   hands it to the executor, which records every outcome.
+1. lifts a pin "until a newer commit" when a newer revision was rendered
+   (``core.pins``, recorded as ``AppUnpinned``);
+2. makes sure the informers watch the kinds the app declares or has applied there, and
+   have listed them (the live state in the log is current);
+3. computes the plan purely from the folded state (``core.plan.plan_app``) with the
+   object bodies from the blob store, and at once, from the same state, the decision
+   (``core.triggers.decide``) at the current UTC time;
+4. records the target's health when it changes (``core.health`` over the live objects);
+5. records a normalization gap once (``NormalizationGapDetected``) and, when the
+   decision starts a sync, ``SyncTriggered`` and ``SyncPlanned`` in one append with the
+   position of the state they came from, then hands the plan to the executor, which
+   records every outcome.
 
-At start, each configured app's policy is recorded when it changed (``AppConfigured``,
-so every plan can be recomputed by ``gitopsd verify``), and a sync left unfinished by
-a crash is closed as Aborted; the next look re-plans from the current state (applying
-is idempotent, so nothing is applied twice with different results). Then the informers
-are asked at once for every kind any app declares (its last render) or has applied
-(its inventory), and every app is looked at as soon as its kinds are listed: drift
-made while gitopsd was down is healed at start, not at the first resync. A look waits
-for its informers before it takes one of the ``concurrency`` slots, so apps on an
-unreachable cluster hold none back. ``started`` and ``first_looks`` tell the start-up
-gate (``runtime.warmup``) how far this is.
+Timers come from the log: a retry is due at the recorded time of the failed sync plus
+its backoff, a resync at the last sync's end plus the resync interval, so a restart
+keeps the remaining wait. ``gitopsd verify`` replays every decision.
+
+At start, each configured app's policy is recorded when it changed, with the targets
+its destination resolves to now (``core.targets.reconfigure``: ``TargetAdded`` /
+``TargetRemoved``), and a sync left unfinished by a crash is closed as Aborted; the next
+look re-plans from the current state (applying is idempotent, so nothing is applied
+twice with different results). Then the informers are asked at once for every kind any
+target declares or has applied, and every target is looked at as soon as its kinds are
+listed: drift made while gitopsd was down is healed at start. A look waits for its
+informers before it takes one of the ``concurrency`` slots, so targets on an unreachable
+cluster hold none back. ``started`` and ``first_looks`` tell the start-up gate
+(``runtime.warmup``) how far this is.
 """
 
 from __future__ import annotations
@@ -31,14 +41,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import time
+import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from daemon import logs, settings
-from daemon.core import backoff, codec, health, ids, manifests, plan
+from daemon.core import codec, health, ids, manifests, pins, plan, triggers
 from daemon.core import events as ev
+from daemon.core import fold as core_fold
 from daemon.core import state as core_state
+from daemon.core import targets as core_targets
 from daemon.runtime import informers as informers_mod
 from daemon.runtime import statekeeper, writer
 from daemon.shell import eventstore, executor, gitsource
@@ -52,12 +64,20 @@ LIST_WAIT = 60.0
 HEALTH_TIMEOUT = 300.0
 BLOB_CACHE = 200_000
 
+Work = tuple[str, str]
+"""(app, target): the unit the loop looks at."""
 
-def policy_of(app: settings.AppConfig) -> plan.Policy:
-    """The decision-relevant settings of an app."""
+
+def utc_now() -> dt.datetime:
+    """The UTC wall clock: the time decisions are made at (recorded with them)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def policy_of(app: settings.AppConfig, *, cluster: str = "", namespace: str = "") -> plan.Policy:
+    """The decision-relevant settings of an app (``cluster``/``namespace``: one target's)."""
     return plan.Policy(
-        cluster=app.destination.cluster,
-        namespace=app.destination.namespace,
+        cluster=cluster,
+        namespace=namespace or app.destination.namespace,
         auto=app.sync.auto,
         prune=app.sync.prune,
         self_heal=app.sync.self_heal,
@@ -67,28 +87,45 @@ def policy_of(app: settings.AppConfig) -> plan.Policy:
         allowed_kinds=tuple(app.restrictions.allowed_kinds),
         denied_kinds=tuple(app.restrictions.denied_kinds),
         cluster_scoped=app.restrictions.cluster_scoped,
+        retry_limit=app.sync.retry.limit,
+        retry_backoff=float(app.sync.retry.backoff),
+        retry_max_backoff=float(app.sync.retry.max_backoff),
+        resync=float(app.sync.resync),
     )
 
 
-@dataclasses.dataclass(slots=True)
-class _AppRuntime:
-    """What the loop remembers about an app between looks (not state: timers and memos)."""
+def recorded_policy(config: settings.Config, app: settings.AppConfig) -> dict[str, Any]:
+    """The policy JSON an AppConfigured records for ``app``, with its targets resolved now."""
+    return plan.app_policy(policy_of(app), settings.targets_of(config, app))
 
-    config: settings.AppConfig
-    retry_at: float = 0.0
-    resync_at: float = 0.0
+
+@dataclasses.dataclass(slots=True)
+class _TargetRuntime:
+    """What the loop remembers about a target between looks (timers, not state)."""
+
     running: bool = False
+    wake_at: dt.datetime | None = None
+    """A retry backoff ends then (from the log)."""
+    resync_at: dt.datetime | None = None
+    """The periodic resync is due then."""
+    periodic: bool = False
+    """The resync timer called for the next look."""
     pin_render_asked: str | None = None
     looked: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     """Set by the first look since the start that got past its informers (its plan is
     made, and recorded when it syncs), or that failed."""
-    applied: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
-    """key -> (digest, resourceVersion) the last apply left: guards against re-syncing
-    an object whose difference the server does not keep (a normalization gap)."""
+
+
+@dataclasses.dataclass(slots=True)
+class _AppRuntime:
+    """An app's configuration and its targets' runtimes."""
+
+    config: settings.AppConfig
+    targets: dict[str, _TargetRuntime] = dataclasses.field(default_factory=dict)
 
 
 class Reconciler:
-    """Runs the reconcile loop for every configured app."""
+    """Runs the reconcile loop for every target of every configured app."""
 
     def __init__(
         self,
@@ -101,7 +138,7 @@ class Reconciler:
         pool: renderpool.RenderPool,
         render_at: Callable[[settings.AppConfig, str], Any] | None = None,
         instance: str | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = utc_now,
         concurrency: int = DEFAULT_CONCURRENCY,
         health_timeout: float = HEALTH_TIMEOUT,
     ) -> None:
@@ -113,12 +150,12 @@ class Reconciler:
         self._informers = informers
         self._render_at = render_at
         self._pool = pool
-        self._clock = clock
+        self._now = now
         self._meta = ev.EventMeta(actor="gitopsd", instance=instance)
         self._apps: dict[str, _AppRuntime] = {
             str(a.name): _AppRuntime(config=a) for a in config.apps
         }
-        self._dirty: set[str] = set(self._apps)
+        self._dirty: set[Work] = set()
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
         self._blobs: dict[str, Any] = {}
@@ -127,43 +164,60 @@ class Reconciler:
         self._app_of_key: dict[str, str] = {}
         keeper.listeners.append(self._on_event)
         self.started = asyncio.Event()
-        """Set once ``start`` is done: policies recorded, every app's kinds watched."""
+        """Set once ``start`` is done: policies recorded, every target's kinds watched."""
         self.syncs = 0
         """Syncs run (for metrics and tests)."""
 
-    # -- events -> dirty apps -------------------------------------------------------------
+    # -- events -> dirty targets --------------------------------------------------------
 
     def _on_event(self, recorded: ev.Recorded) -> None:
         event = recorded.event
-        name: str | None = None
         if isinstance(event, ev.ObjectObserved):
             name = event.app or self._app_of_key.get(event.key)
-        else:
-            name = getattr(event, "app", None)
-        if isinstance(event, ev.ObjectApplied) and event.app in self._apps:
-            self._apps[event.app].applied[event.key] = (event.digest, event.resource_version)
-            self._app_of_key[event.key] = event.app
-        if isinstance(event, ev.SyncFinished) and event.app in self._apps:
-            self._after_sync(self._apps[event.app], event)
-        if name is not None and name in self._apps:
-            self._dirty.add(name)
+            if name is not None:
+                self._mark(name, event.cluster)
+            return
+        name = getattr(event, "app", None)
+        if name is None or name not in self._apps:
+            return
+        if isinstance(event, ev.ObjectApplied):
+            self._app_of_key[event.key] = name
+        if isinstance(event, ev.TargetAdded | ev.TargetRemoved | ev.AppConfigured):
+            self._sync_targets(name)
+        target = getattr(event, "target", None)
+        if target is None:  # about the app as a whole (a render, its policy)
+            for cluster in self._apps[name].targets:
+                self._mark(name, cluster)
+            return
+        app = self._keeper.state.apps.get(name)
+        if not target and app is not None:
+            target = core_fold.legacy_cluster(app)
+        self._mark(name, target)
+
+    def _mark(self, app: str, target: str) -> None:
+        rt = self._apps.get(app)
+        if rt is not None and target in rt.targets:
+            self._dirty.add((app, target))
             self._wake.set()
 
-    def _after_sync(self, rt: _AppRuntime, finished: ev.SyncFinished) -> None:
-        app = self._keeper.state.apps.get(rt.config.name)
-        failures = app.failed_syncs if app is not None else 0
-        if finished.result is ev.SyncResult.FAILED and failures <= rt.config.sync.retry.limit:
-            delay = backoff.delay(
-                failures, base=rt.config.sync.retry.backoff, cap=rt.config.sync.retry.max_backoff
-            )
-            rt.retry_at = self._clock() + delay
-        else:
-            rt.retry_at = 0.0
+    def _sync_targets(self, name: str) -> None:
+        """Give every target the folded state has a runtime (and drop those it lost)."""
+        rt = self._apps[name]
+        app = self._keeper.state.apps.get(name)
+        present = set(app.targets) if app is not None else set()
+        for cluster in present - set(rt.targets):
+            rt.targets[cluster] = _TargetRuntime()
+            self._dirty.add((name, cluster))
+            self._wake.set()
+        for cluster in set(rt.targets) - present:
+            if not rt.targets[cluster].running:
+                rt.targets[cluster].looked.set()
+                del rt.targets[cluster]
 
     def request(self, app: str) -> None:
-        """Look at ``app`` soon (a webhook, a test)."""
-        self._dirty.add(app)
-        self._wake.set()
+        """Look at every target of ``app`` soon (a webhook, a test)."""
+        for cluster in self._apps[app].targets if app in self._apps else ():
+            self._mark(app, cluster)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -188,49 +242,42 @@ class Reconciler:
                     await task
 
     async def start(self) -> None:
-        """Record changed policies and close syncs a crash left open."""
+        """Record changed policies and target sets, and close syncs a crash left open."""
         state = self._keeper.state
         appends = []
         for name, rt in self._apps.items():
             app = state.apps.get(name)
-            policy = policy_of(rt.config).to_json()
-            digest = codec.digest(policy)
-            events: list[ev.EventBase] = []
-            if app is None or app.policy_digest != digest:
-                events.append(ev.AppConfigured(app=name, digest=digest, policy=policy))
-            if app is not None and app.sync is not None:
-                events.append(
-                    ev.SyncFinished(
-                        app=name,
-                        sync_id=app.sync.sync_id,
-                        revision=app.sync.revision,
-                        result=ev.SyncResult.ABORTED,
-                        message="interrupted (gitopsd stopped during the sync); re-planned",
-                    )
-                )
+            policy = recorded_policy(self._config, rt.config)
+            events = core_targets.reconfigure(
+                app, name=name, policy=policy, digest=codec.digest(policy), position=state.position
+            )
+            for target in app.targets.values() if app is not None else ():
+                if target.sync is not None:
+                    events.append(_aborted(name, target))
             if events:
                 appends.append(self._append(name, events))
-            if app is not None and app.failed_syncs:
-                rt.retry_at = self._clock() + backoff.delay(
-                    app.failed_syncs,
-                    base=rt.config.sync.retry.backoff,
-                    cap=rt.config.sync.retry.max_backoff,
-                )
-            rt.resync_at = self._clock() + rt.config.sync.resync
-            for key in app.inventory if app is not None else ():
-                self._app_of_key[key] = name
         # Concurrently: the writer commits them in a few transactions, not one per app.
         await asyncio.gather(*appends)
         await self._keeper.wait_for(await self._store.last_position())
+        now = self._now()
+        for name, rt in self._apps.items():
+            self._sync_targets(name)
+            app = state.apps.get(name)
+            for cluster, trt in rt.targets.items():
+                known = app.targets.get(cluster) if app is not None else None
+                trt.resync_at = _resync_due(rt.config, known, now)
+                for key in known.inventory if known is not None else ():
+                    self._app_of_key[key] = name
         await self._watch_declared()
         self.started.set()
-        # Every app is dirty: look now (each waits for its informers), not at the first new
-        # event, which may never come (a `gitopsd sync` or a commit recorded while no
+        # Every target is dirty: look now (each waits for its informers), not at the first
+        # new event, which may never come (a `gitopsd sync` or a commit recorded while no
         # daemon ran is due already).
+        self._dirty.update((n, c) for n, rt in self._apps.items() for c in rt.targets)
         self._wake.set()
 
     async def _watch_declared(self) -> None:
-        """Ask the informers for every kind an app declares or has applied, before any look."""
+        """Ask the informers for every kind a target declares or has applied, before any look."""
         state = self._keeper.state
         declared = {name: _declared(state.apps.get(name)) for name in self._apps}
         await self._bodies(d for objects in declared.values() for d in objects.values())
@@ -238,48 +285,75 @@ class Reconciler:
             app = state.apps.get(name)
             if app is None:
                 continue
-            kinds = await self._kinds(app, declared[name])
-            try:
-                self._informers.ensure(rt.config.destination.cluster, kinds)
-            except KeyError as exc:  # an unchecked config: its looks fail and say so too
-                log.error("reconcile.failed", app=name, error=str(exc.args[0]))  # noqa: TRY400
+            for cluster in rt.targets:
+                kinds = await self._kinds(app.targets[cluster], declared[name])
+                try:
+                    self._informers.ensure(cluster, kinds)
+                except KeyError as exc:  # an unchecked config: its looks fail and say so too
+                    log.error(  # noqa: TRY400
+                        "reconcile.failed", app=name, target=cluster, error=str(exc.args[0])
+                    )
 
     async def first_looks(self, clusters: Collection[str]) -> None:
-        """Wait until every app on ``clusters`` has been looked at once since the start."""
-        await asyncio.gather(*(self._apps[name].looked.wait() for name in self.unlooked(clusters)))
+        """Wait until every target on ``clusters`` has been looked at once since the start."""
+        waits = [
+            self._apps[name].targets[cluster].looked.wait()
+            for name, cluster in self._unlooked(clusters)
+            if cluster in self._apps[name].targets
+        ]
+        await asyncio.gather(*waits)
 
     def unlooked(self, clusters: Collection[str] | None = None) -> list[str]:
-        """The apps (on ``clusters``, if given) not looked at yet since the start."""
+        """The apps with a target (on ``clusters``, if given) not looked at yet since the start."""
+        return sorted({name for name, _ in self._unlooked(clusters)})
+
+    def _unlooked(self, clusters: Collection[str] | None) -> list[Work]:
         return [
-            name
+            (name, cluster)
             for name, rt in self._apps.items()
-            if not rt.looked.is_set()
-            and (clusters is None or rt.config.destination.cluster in clusters)
+            for cluster, trt in rt.targets.items()
+            if not trt.looked.is_set() and (clusters is None or cluster in clusters)
         ]
 
     async def cycle(self) -> None:
-        """Look at every app that is due now (each in its own task, bounded)."""
-        now = self._clock()
+        """Look at every target that is due now (each in its own task, bounded)."""
+        now = self._now()
         for name, rt in self._apps.items():
-            if rt.retry_at and now >= rt.retry_at:
-                self._dirty.add(name)
-            if now >= rt.resync_at:
-                rt.resync_at = now + rt.config.sync.resync
-                self._dirty.add(name)
-        due = [n for n in sorted(self._dirty) if not self._apps[n].running]
+            for cluster, trt in rt.targets.items():
+                if trt.wake_at is not None and now >= trt.wake_at:
+                    trt.wake_at = None
+                    self._dirty.add((name, cluster))
+                if trt.resync_at is not None and now >= trt.resync_at:
+                    trt.resync_at = now + dt.timedelta(seconds=float(rt.config.sync.resync))
+                    trt.periodic = True
+                    self._dirty.add((name, cluster))
+        due = [
+            w
+            for w in sorted(self._dirty)
+            if w[1] in self._apps[w[0]].targets and not self._apps[w[0]].targets[w[1]].running
+        ]
         self._dirty.difference_update(due)
-        for name in due:
-            self._apps[name].running = True
-            task = asyncio.create_task(self._look(name), name=f"reconcile:{name}")
+        self._dirty = {w for w in self._dirty if w[1] in self._apps[w[0]].targets}
+        for name, cluster in due:
+            self._apps[name].targets[cluster].running = True
+            task = asyncio.create_task(
+                self._look(name, cluster), name=f"reconcile:{name}@{cluster}"
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     def _next_timer(self) -> float:
-        now = self._clock()
-        times = [rt.resync_at for rt in self._apps.values()]
-        times += [rt.retry_at for rt in self._apps.values() if rt.retry_at]
-        soonest = min(times, default=now + 60)
-        return max(0.05, min(60.0, soonest - now))
+        now = self._now()
+        times = [
+            t
+            for rt in self._apps.values()
+            for trt in rt.targets.values()
+            for t in (trt.wake_at, trt.resync_at)
+            if t is not None
+        ]
+        if not times:
+            return 60.0
+        return max(0.05, min(60.0, (min(times) - now).total_seconds()))
 
     async def idle(self) -> None:
         """Wait until no look is running and nothing is dirty (tests, benchmarks)."""
@@ -288,78 +362,113 @@ class Reconciler:
                 await self.cycle()
             await asyncio.sleep(0.01)
 
-    async def _look(self, name: str) -> None:
+    async def _look(self, name: str, cluster: str) -> None:
         rt = self._apps[name]
+        trt = rt.targets[cluster]
         listed = False
         try:
-            # Outside the slots: an app waiting for an unreachable cluster holds none.
-            listed = await self._wait_informers(rt)
-            if listed:
-                async with self._slots:
-                    await self.reconcile(name)
+            with logs.bound(app=name, target=cluster):
+                # Outside the slots: a target waiting for an unreachable cluster holds none.
+                listed = await self._wait_informers(name, cluster)
+                if listed:
+                    async with self._slots:
+                        await self.reconcile(name, cluster)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             listed = True  # looked at, and failed: retried, and not waited for at start
-            log.exception("reconcile.failed", app=name, error=f"{type(exc).__name__}: {exc}")
-            rt.retry_at = self._clock() + rt.config.sync.retry.backoff
+            log.exception(
+                "reconcile.failed", app=name, target=cluster, error=f"{type(exc).__name__}: {exc}"
+            )
+            trt.wake_at = self._now() + dt.timedelta(seconds=float(rt.config.sync.retry.backoff))
+            self._wake.set()
         finally:
-            rt.running = False
+            trt.running = False
             if listed:
-                rt.looked.set()
-            if name in self._dirty:
+                trt.looked.set()
+            if (name, cluster) in self._dirty:
                 self._wake.set()
+            if cluster not in (self._keeper.state.apps.get(name) or _NO_APP).targets:
+                self._sync_targets(name)
 
     # -- one look ----------------------------------------------------------------------------
 
-    async def reconcile(self, name: str) -> ev.SyncFinished | None:
-        """Look at one app now: record health, sync when due; returns the sync's end if any."""
+    async def reconcile(self, name: str, cluster: str | None = None) -> ev.SyncFinished | None:
+        """Look at one target now (the app's only one when ``cluster`` is None).
+
+        Records health, a lifted pin or a normalization gap, and syncs when due;
+        returns the sync's end if any.
+        """
         rt = self._apps[name]
+        if cluster is None:
+            (cluster,) = rt.targets
+        trt = rt.targets[cluster]
+        periodic, trt.periodic = trt.periodic, False
         state = self._keeper.state
         app = state.apps.get(name)
-        if app is None or app.policy is None:
+        found = app.targets.get(cluster) if app is not None else None
+        if app is None or app.policy is None or found is None:
             return None
-        if app.pinned is not None and app.pinned_desired is None:
-            await self._render_pin(rt, app.pinned)
+        target = found
+        unpin = pins.lift(app, target, position=state.position)
+        if unpin is not None:
+            log.info("pin.lifted", app=name, target=cluster, reason=unpin.reason)
+            await self._append(name, [unpin])
+            return None  # the AppUnpinned makes the target dirty: the next look converges
+        if target.pinned is not None and target.pinned not in app.pinned_renders:
+            await self._render_pin(trt, rt.config, target.pinned)
             return None
-        revision, desired = app.target()
+        revision, desired = app.converge_on(target)
         if revision is None or desired is None:
             return None
-        cluster = rt.config.destination.cluster
-        if not await self._wait_informers(rt):
+        if not await self._wait_informers(name, cluster):
             return None
         scopes = await self._scopes(cluster, desired)
-        app_plan, position = await self._plan(state, name, scopes)
-        if app_plan is None:
+        app_plan, position, decision, now = await self._plan(state, name, cluster, scopes, periodic)
+        if app_plan is None or decision is None:
             return None
-        trigger = self._trigger(rt, app, app_plan)
-        await self._record_health(name, app, app_plan)
-        if trigger is None:
+        await self._record_health(name, target, app_plan)
+        if decision.gap and decision.gap != target.gap_keys:
+            log.warning("reconcile.normalization_gap", app=name, target=cluster, keys=decision.gap)
+            gap = ev.NormalizationGapDetected(
+                app=name,
+                target=cluster,
+                keys=decision.gap,
+                state_position=position,
+                scopes=dict(scopes),
+            )
+            await self._append(name, [gap])
+        if decision.wait_until is not None:
+            trt.wake_at = decision.wait_until
+            self._wake.set()  # the loop sleeps until its soonest timer: this one may be sooner
+        if decision.reason is None:
             return None
-        return await self._sync(rt, app_plan, trigger=trigger, scopes=scopes, position=position)
+        return await self._sync(
+            rt, cluster, app_plan, reason=decision.reason, scopes=scopes, position=position, now=now
+        )
 
-    async def _wait_informers(self, rt: _AppRuntime) -> bool:
-        """Wait until the kinds the app declares or has applied are listed (and folded).
+    async def _wait_informers(self, name: str, cluster: str) -> bool:
+        """Wait until the kinds the target declares or has applied are listed (and folded).
 
-        False, with the app dirty again, when they are not within ``LIST_WAIT``.
+        False, with the target dirty again, when they are not within ``LIST_WAIT``.
         """
-        name, cluster = rt.config.name, rt.config.destination.cluster
         app = self._keeper.state.apps.get(name)
-        if app is None:
+        target = app.targets.get(cluster) if app is not None else None
+        if app is None or target is None:
             return True  # nothing rendered or applied: nothing to wait for
-        kinds = await self._kinds(app, app.target()[1] or {})
+        kinds = await self._kinds(target, app.converge_on(target)[1] or {})
         if await self._informers.wait_synced(cluster, kinds, LIST_WAIT):
             return True
-        log.info("reconcile.waiting_for_informers", app=name, cluster=cluster)
-        self._dirty.add(name)
+        log.info("reconcile.waiting_for_informers", app=name, target=cluster)
+        self._dirty.add((name, cluster))
         return False
 
     async def _kinds(
-        self, app: core_state.AppState, desired: Mapping[str, str]
+        self, target: core_state.TargetState, desired: Mapping[str, str]
     ) -> list[tuple[str, str]]:
         bodies = await self._bodies(desired.values())
         kinds = {(str(b.get("apiVersion", "")), str(b.get("kind", ""))) for b in bodies.values()}
-        for key in app.inventory:
+        for key in target.inventory:
             parts = ids.parse_key(key)
             if not any(k == parts.kind and _group(v) == parts.group for v, k in kinds):
                 kinds.add((parts.group, parts.kind))
@@ -381,19 +490,48 @@ class Reconciler:
         return out
 
     async def _plan(
-        self, state: core_state.State, name: str, scopes: Mapping[str, bool]
-    ) -> tuple[plan.AppPlan | None, int]:
-        """The plan and the position of the state it was computed from.
+        self,
+        state: core_state.State,
+        name: str,
+        cluster: str,
+        scopes: Mapping[str, bool],
+        periodic: bool,
+    ) -> tuple[plan.AppPlan | None, int, triggers.Decision | None, dt.datetime]:
+        """The plan, the position of the state it came from, and the decision over both.
 
-        The keeper folds into ``state`` between awaits, so the position is read in the
-        same synchronous step as the plan: that pair is what ``gitopsd verify`` replays.
+        The keeper folds into ``state`` between awaits, so the position, the plan and
+        the decision are taken in one synchronous step: that is what ``gitopsd verify``
+        replays.
         """
         for _ in range(5):
             try:
-                return plan.plan_app(state, name, blobs=self._blobs, scopes=scopes), state.position
+                return self._decide(state, name, cluster, scopes, periodic=periodic)
             except plan.MissingBlobsError as missing:
                 await self._bodies(missing.digests)
-        return plan.plan_app(state, name, blobs=self._blobs, scopes=scopes), state.position
+        return self._decide(state, name, cluster, scopes, periodic=periodic)
+
+    def _decide(
+        self,
+        state: core_state.State,
+        name: str,
+        cluster: str,
+        scopes: Mapping[str, bool],
+        *,
+        periodic: bool,
+    ) -> tuple[plan.AppPlan | None, int, triggers.Decision | None, dt.datetime]:
+        now = self._now()
+        app_plan = plan.plan_app(state, name, target=cluster, blobs=self._blobs, scopes=scopes)
+        if app_plan is None:
+            return None, state.position, None, now
+        objects = state.clusters.get(cluster)
+        decision = triggers.decide(
+            target=state.apps[name].targets[cluster],
+            app_plan=app_plan,
+            live=objects.objects if objects is not None else {},
+            now=now,
+            periodic=periodic,
+        )
+        return app_plan, state.position, decision, now
 
     async def _bodies(self, digests: Iterable[str]) -> dict[str, dict[str, Any]]:
         wanted = set(digests)
@@ -404,72 +542,22 @@ class Reconciler:
             self._blobs.update(await self._store.get_blobs(missing))
         return {d: self._blobs[d] for d in wanted if d in self._blobs}
 
-    def _trigger(
-        self, rt: _AppRuntime, app: core_state.AppState, app_plan: plan.AppPlan
-    ) -> str | None:
-        # Hooks alone call for a sync only while their revision has not synced yet (its
-        # sync failed or was interrupted before them): once it has, they wait for the next.
-        unsynced = app_plan.revision != app.last_synced_revision
-        if not (app_plan.plan.has_changes or (unsynced and app_plan.plan.has_hook_changes)):
-            return "requested" if app.sync_requested else None
-        if app.sync_requested:
-            return "requested"
-        if not app_plan.policy.auto:
-            return None
-        if rt.retry_at and self._clock() < rt.retry_at:
-            return None
-        if (
-            app.failed_syncs > rt.config.sync.retry.limit
-            and app.last_synced_revision != app_plan.revision
-        ):
-            return None  # retries exhausted for this revision: wait for a new one or a request
-        if app_plan.revision != app.last_synced_revision:
-            return "revision"
-        if app.failed_syncs:
-            return "retry"
-        if self._only_normalization_gaps(rt, app_plan):
-            return None
-        return "drift" if app_plan.policy.self_heal else None
-
-    def _only_normalization_gaps(self, rt: _AppRuntime, app_plan: plan.AppPlan) -> bool:
-        """True when every change is an update of an object unchanged since we applied it.
-
-        The server holds exactly what our last apply left (same digest applied, same
-        resourceVersion observed), so the difference is in our comparison, not in the
-        cluster: syncing again would change nothing and loop forever.
-        """
-        state = self._keeper.state
-        objects = state.clusters.get(app_plan.policy.cluster)
-        for step in app_plan.plan.steps:
-            if step.action in (ev.StepAction.UNCHANGED, ev.StepAction.KEEP):
-                continue
-            if step.key in app_plan.plan.hooks:
-                continue  # hooks alone never call for a drift sync (plan.has_changes)
-            if step.action is not ev.StepAction.UPDATE or objects is None:
-                return False
-            memo = rt.applied.get(step.key)
-            live = objects.objects.get(step.key)
-            if memo is None or live is None or memo != (step.digest, live.resource_version):
-                return False
-        log.warning("reconcile.normalization_gap", app=rt.config.name)
-        return True
-
     async def _record_health(
-        self, name: str, app: core_state.AppState, app_plan: plan.AppPlan
+        self, name: str, target: core_state.TargetState, app_plan: plan.AppPlan
     ) -> None:
         # Hooks come and go with syncs (a generateName hook is never live under its own
         # key): like Argo CD, the app's health is that of its other objects.
         keys = [k for k in app_plan.prepared.bodies if k not in app_plan.plan.hooks]
         status = self._health(app_plan.policy.cluster, keys)
-        if status.health != app.health or status.message != app.health_message:
-            await self._append(
-                name,
-                [
-                    ev.HealthChanged(
-                        app=name, health=status.health, previous=app.health, message=status.message
-                    )
-                ],
+        if status.health != target.health or status.message != target.health_message:
+            changed = ev.HealthChanged(
+                app=name,
+                target=target.name,
+                health=status.health,
+                previous=target.health,
+                message=status.message,
             )
+            await self._append(name, [changed])
 
     def _health(self, cluster: str, keys: Iterable[str]) -> health.HealthStatus:
         objects = self._keeper.state.clusters.get(cluster)
@@ -485,39 +573,64 @@ class Reconciler:
     async def _sync(
         self,
         rt: _AppRuntime,
+        cluster: str,
         app_plan: plan.AppPlan,
         *,
-        trigger: str,
+        reason: ev.TriggerReason,
         scopes: Mapping[str, bool],
         position: int,
+        now: dt.datetime,
     ) -> ev.SyncFinished:
         name = rt.config.name
-        state_position = position
-        sync_id = f"{name}-{state_position}"
+        sync_id = f"{name}@{cluster}-{position}"
+        triggered = ev.SyncTriggered(
+            app=name,
+            target=cluster,
+            sync_id=sync_id,
+            reason=reason,
+            state_position=position,
+            at=now.isoformat(),
+        )
         planned = ev.SyncPlanned(
             app=name,
+            target=cluster,
             sync_id=sync_id,
             revision=app_plan.revision,
-            trigger=trigger,
-            state_position=state_position,
+            trigger=reason.value,
+            state_position=position,
             steps=app_plan.plan.steps,
             scopes=dict(scopes),
         )
         meta = dataclasses.replace(self._meta, correlation_id=sync_id)
-        await self._append(name, [planned], meta=meta)
-        rt.looked.set()  # the heal or sync is planned: the start-up need not wait for it
-        log.info(
-            "sync.planned", app=name, sync_id=sync_id, revision=app_plan.revision, trigger=trigger
-        )
-        self.syncs += 1
+        await self._append(name, [triggered, planned], meta=meta)
+        rt.targets[cluster].looked.set()  # planned: the start-up need not wait for it
+        with logs.bound(revision=app_plan.revision, sync_id=sync_id):
+            log.info("sync.planned", trigger=reason.value)
+            self.syncs += 1
+            finished = await self._execute(rt, cluster, app_plan, sync_id=sync_id, meta=meta)
+            log.info("sync.finished", result=finished.result.value, message=finished.message)
+        if finished.result is not ev.SyncResult.SUCCEEDED:
+            self._mark(name, cluster)  # look again: the decision computes the backoff
+        return finished
+
+    async def _execute(
+        self,
+        rt: _AppRuntime,
+        cluster: str,
+        app_plan: plan.AppPlan,
+        *,
+        sync_id: str,
+        meta: ev.EventMeta,
+    ) -> ev.SyncFinished:
+        name = rt.config.name
         bodies = await self._real_bodies(rt, app_plan)
-        cluster = rt.config.destination.cluster
         objects = self._keeper.state.clusters.get(cluster)
         live = objects.objects if objects is not None else {}
         uids = {s.key: live[s.key].uid for s in app_plan.plan.steps if s.key in live}
         app_state = self._keeper.state.apps.get(name)
+        target = app_state.targets.get(cluster) if app_state is not None else None
         instances: dict[str, list[str]] = {}
-        for instance, hook in sorted(app_state.hook_instances.items() if app_state else ()):
+        for instance, hook in sorted(target.hook_instances.items() if target else ()):
             instances.setdefault(hook, []).append(instance)
 
         # key -> (resourceVersion applied, key of the body it came from: a generateName
@@ -534,19 +647,21 @@ class Reconciler:
 
         async def wait_healthy(keys: Sequence[str], timeout: float) -> tuple[bool, str]:
             # Health is read from the log: first let the informer record what we applied.
-            deadline = self._clock() + timeout
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
             for key in keys:
                 if key in applied:
                     version, source = applied[key]
                     await self._caught_up(cluster, bodies[source], version, deadline)
-            return await self._wait_healthy(cluster, keys, max(0.0, deadline - self._clock()))
+            return await self._wait_healthy(cluster, keys, max(0.0, deadline - loop.time()))
 
         run = executor.Executor(
             self._informers.client(cluster), record=record, wait_healthy=wait_healthy
         )
-        finished = await run.run(
+        return await run.run(
             executor.Sync(
                 app=name,
+                target=cluster,
                 sync_id=sync_id,
                 revision=app_plan.revision,
                 plan=app_plan.plan,
@@ -557,21 +672,13 @@ class Reconciler:
                 hook_instances=instances,
             )
         )
-        log.info(
-            "sync.finished",
-            app=name,
-            sync_id=sync_id,
-            result=finished.result.value,
-            message=finished.message,
-        )
-        return finished
 
     async def _caught_up(
         self, cluster: str, body: Mapping[str, Any], version: str, deadline: float
     ) -> None:
         meta = body.get("metadata") or {}
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(0.0, deadline - self._clock())):
+            async with asyncio.timeout(max(0.0, deadline - asyncio.get_running_loop().time())):
                 await self._informers.wait_caught_up(
                     cluster,
                     str(body.get("apiVersion", "")),
@@ -583,7 +690,7 @@ class Reconciler:
     async def _wait_healthy(
         self, cluster: str, keys: Sequence[str], timeout: float
     ) -> tuple[bool, str]:
-        deadline = self._clock() + timeout
+        deadline = asyncio.get_running_loop().time() + timeout
         while True:
             objects = self._keeper.state.clusters.get(cluster)
             digests = [objects.objects[k].digest for k in keys if objects and k in objects.objects]
@@ -593,7 +700,7 @@ class Reconciler:
                 return True, status.message
             if status.health is ev.Health.DEGRADED:
                 return False, status.message
-            remaining = deadline - self._clock()
+            remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 return False, f"timed out after {timeout:.0f}s: {status.message}"
             position = self._keeper.state.position
@@ -634,11 +741,13 @@ class Reconciler:
         )
         return {ids.key_of(o): o for o in objects}
 
-    async def _render_pin(self, rt: _AppRuntime, revision: str) -> None:
-        if self._render_at is None or rt.pin_render_asked == revision:
+    async def _render_pin(
+        self, trt: _TargetRuntime, app: settings.AppConfig, revision: str
+    ) -> None:
+        if self._render_at is None or trt.pin_render_asked == revision:
             return
-        rt.pin_render_asked = revision
-        await self._render_at(rt.config, revision)
+        trt.pin_render_asked = revision
+        await self._render_at(app, revision)
 
     async def _append(
         self,
@@ -664,7 +773,34 @@ def _declared(app: core_state.AppState | None) -> dict[str, str]:
     """Every object an app's renders declare: the last render's and the pinned one's."""
     if app is None:
         return {}
-    return {**app.desired, **(app.pinned_desired or {})}
+    out = dict(app.desired)
+    for objects in app.pinned_renders.values():
+        out.update(objects)
+    return out
+
+
+def _aborted(app: str, target: core_state.TargetState) -> ev.SyncFinished:
+    assert target.sync is not None
+    return ev.SyncFinished(
+        app=app,
+        target=target.name,
+        sync_id=target.sync.sync_id,
+        revision=target.sync.revision,
+        result=ev.SyncResult.ABORTED,
+        message="interrupted (gitopsd stopped during the sync); re-planned",
+    )
+
+
+def _resync_due(
+    app: settings.AppConfig, target: core_state.TargetState | None, now: dt.datetime
+) -> dt.datetime:
+    """When the target's periodic resync is due: its last sync's end plus the interval."""
+    last = triggers.parse_time(target.last_sync_at) if target is not None else None
+    interval = dt.timedelta(seconds=float(app.sync.resync))
+    return now + interval if last is None else max(now, last + interval)
+
+
+_NO_APP = core_state.AppState(name="")
 
 
 def _group(api_version: str) -> str:

@@ -17,6 +17,10 @@ the blobs table as canonical JSON, keyed by sha256, and ``DesiredStateRendered``
 (object key -> digest) or ``RenderFailed`` (error, file, line) is appended to
 ``app/<name>``. A render past a limit, or whose worker died, is a ``RenderFailed``
 like any other: the other apps go on.
+
+Every line logged during an app's render (the pool's included) carries its ``source``,
+``app`` and ``revision`` (``logs.bound``), and each render ends in one
+``render.recorded`` or ``render.failed`` line.
 """
 
 from __future__ import annotations
@@ -128,8 +132,9 @@ class Renderer:
             return []
         apps = self._apps.get(source, [])
         diffs: dict[str, list[str] | None] = {}
-        due = [a for a in apps if await self._is_due(a, head, diffs)]
-        outcomes = await asyncio.gather(*(self.render_app(a, head) for a in due))
+        with logs.bound(source=source):
+            due = [a for a in apps if await self._is_due(a, head, diffs)]
+            outcomes = await asyncio.gather(*(self.render_app(a, head) for a in due))
         return list(outcomes)
 
     async def _is_due(
@@ -157,6 +162,10 @@ class Renderer:
 
     async def render_app(self, app: settings.AppConfig, revision: str) -> ev.AnyEvent:
         """Render ``app`` at ``revision`` and record the result (success or failure)."""
+        with logs.bound(app=app.name, revision=revision):
+            return await self._render_bound(app, revision)
+
+    async def _render_bound(self, app: settings.AppConfig, revision: str) -> ev.AnyEvent:
         repo_path = gitsource.mirror_path(self._state_dir, app.source)
         digest = config_digest(app)
         event: ev.AnyEvent

@@ -18,6 +18,7 @@ from daemon.settings.schema import (
     AuthConfig,
     ByteSize,
     ClusterConfig,
+    ClusterSelectorConfig,
     Config,
     DatabaseConfig,
     DestinationConfig,
@@ -32,11 +33,14 @@ from daemon.settings.schema import (
     RestrictionsConfig,
     RetryConfig,
     Secret,
+    SelectorRequirementConfig,
     SourceConfig,
     SyncPolicyConfig,
     YamlMapping,
     default_state_dir,
+    yaml_key,
 )
+from daemon.settings.targets import targets_of
 
 __all__ = [
     "CONFIG_ENV",
@@ -47,6 +51,7 @@ __all__ = [
     "AuthConfig",
     "ByteSize",
     "ClusterConfig",
+    "ClusterSelectorConfig",
     "Config",
     "DatabaseConfig",
     "DestinationConfig",
@@ -61,6 +66,7 @@ __all__ = [
     "RestrictionsConfig",
     "RetryConfig",
     "Secret",
+    "SelectorRequirementConfig",
     "SourceConfig",
     "SyncPolicyConfig",
     "YamlMapping",
@@ -71,4 +77,6 @@ __all__ = [
     "locate",
     "parse_byte_size",
     "parse_duration",
+    "targets_of",
+    "yaml_key",
 ]

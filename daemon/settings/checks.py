@@ -1,8 +1,9 @@
 """Cross-checks of a converted ``gitopsd.yaml``: what one field alone cannot say.
 
-Duplicate names, an app's source and cluster, render settings that only make sense
-together (exec and its command, kustomize and helm options with their render type, limits
-that leave a render room to run), source URLs and credentials. ``daemon.settings.loader``
+Duplicate names, an app's source, render settings that only make sense together (exec
+and its command, kustomize and helm options with their render type, limits that leave a
+render room to run), source URLs and credentials; an app's destination (its clusters,
+selector and namespace) is ``daemon.settings.destinations``. ``daemon.settings.loader``
 runs them after conversion; each problem is reported through the loader's context, so it
 reads ``FILE:LINE: key.path: what is wrong`` like a conversion problem.
 """
@@ -39,7 +40,7 @@ def cross_check(config: Config, ctx: _Context, root: yaml.Node) -> None:
     _check_pool(config, ctx, root)
 
 
-def _child(node: yaml.Node, *keys: str | int) -> yaml.Node:
+def node_at(node: yaml.Node, *keys: str | int) -> yaml.Node:
     """The node at ``keys`` under ``node`` (for line numbers), or the deepest one found."""
     current = node
     for key in keys:
@@ -60,34 +61,26 @@ def _check_references(config: Config, ctx: _Context, root: yaml.Node) -> None:
         for i, item in enumerate(getattr(config, section)):
             if item.name in seen:
                 ctx.problem(
-                    _child(root, section, i, "name"),
+                    node_at(root, section, i, "name"),
                     f"{section}[{i}].name",
                     f"duplicate name {item.name!r} (also {section}[{seen[item.name]}])",
                 )
             else:
                 seen[item.name] = i
-    clusters = {c.name for c in config.clusters}
     sources = {s.name for s in config.sources}
     for i, app in enumerate(config.apps):
         if app.source not in sources:
             ctx.problem(
-                _child(root, "apps", i, "source"),
+                node_at(root, "apps", i, "source"),
                 f"apps[{i}].source",
                 f"undefined source {app.source!r} "
                 f"(defined: {', '.join(sorted(sources)) or 'none'})",
-            )
-        if app.destination.cluster not in clusters:
-            ctx.problem(
-                _child(root, "apps", i, "destination", "cluster"),
-                f"apps[{i}].destination.cluster",
-                f"undefined cluster {app.destination.cluster!r} "
-                f"(defined: {', '.join(sorted(clusters)) or 'none'})",
             )
     for i, src in enumerate(config.sources):
         refs = [k for k in ("branch", "tag", "semver", "commit") if getattr(src, k) is not None]
         if len(refs) > 1:
             ctx.problem(
-                _child(root, "sources", i, refs[1]),
+                node_at(root, "sources", i, refs[1]),
                 f"sources[{i}]",
                 f"set only one of branch, tag, semver, commit (got {', '.join(refs)})",
             )
@@ -95,13 +88,13 @@ def _check_references(config: Config, ctx: _Context, root: yaml.Node) -> None:
     for i, cluster in enumerate(config.clusters):
         if cluster.in_cluster and cluster.kubeconfig:
             ctx.problem(
-                _child(root, "clusters", i, "in_cluster"),
+                node_at(root, "clusters", i, "in_cluster"),
                 f"clusters[{i}]",
                 "in_cluster and kubeconfig exclude each other",
             )
         if not cluster.in_cluster and not cluster.kubeconfig:
             ctx.problem(
-                _child(root, "clusters", i),
+                node_at(root, "clusters", i),
                 f"clusters[{i}]",
                 "set kubeconfig (with an optional context) or in_cluster: true",
             )
@@ -113,19 +106,19 @@ def _check_kustomize(render: RenderConfig, ctx: _Context, root: yaml.Node, i: in
     binary, options = render.kustomize.binary, render.kustomize.build_options
     if binary not in ("builtin", "kustomize", "kubectl") and not binary.startswith("/"):
         ctx.problem(
-            _child(root, "apps", i, "render", "kustomize", "binary"),
+            node_at(root, "apps", i, "render", "kustomize", "binary"),
             f"{where}.binary",
             f"{shown(binary)} must be builtin, kustomize, kubectl or an absolute path",
         )
     if options and binary == "builtin":
         ctx.problem(
-            _child(root, "apps", i, "render", "kustomize", "build_options"),
+            node_at(root, "apps", i, "render", "kustomize", "build_options"),
             f"{where}.build_options",
             "build_options are passed to a kustomize binary: set render.kustomize.binary too",
         )
     if render.kustomize != KustomizeConfig() and render.type not in ("auto", "kustomize"):
         ctx.problem(
-            _child(root, "apps", i, "render", "kustomize"),
+            node_at(root, "apps", i, "render", "kustomize"),
             where,
             "render.kustomize is only used with render.type kustomize (or auto), "
             f"not {render.type}",
@@ -142,26 +135,28 @@ def _check_render(config: Config, ctx: _Context, root: yaml.Node) -> None:
         where = f"apps[{i}].render"
         if render.type == "exec" and not render.command:
             ctx.problem(
-                _child(root, "apps", i, "render", "type"),
+                node_at(root, "apps", i, "render", "type"),
                 f"{where}.command",
                 "render.type exec needs render.command (an argv list, e.g. [helm, template, .])",
             )
         if render.command and render.type != "exec":
             ctx.problem(
-                _child(root, "apps", i, "render", "command"),
+                node_at(root, "apps", i, "render", "command"),
                 f"{where}.command",
                 "render.command is only used with render.type: exec",
             )
         if render.timeout <= 0:
             ctx.problem(
-                _child(root, "apps", i, "render", "timeout"), f"{where}.timeout", "must be positive"
+                node_at(root, "apps", i, "render", "timeout"),
+                f"{where}.timeout",
+                "must be positive",
             )
         _check_kustomize(render, ctx, root, i)
         _check_render_limits(render.limits, i, ctx, root)
         for j, name in enumerate(render.env):
             if not _ENV_NAME.match(name):
                 ctx.problem(
-                    _child(root, "apps", i, "render", "env", j),
+                    node_at(root, "apps", i, "render", "env", j),
                     f"{where}.env[{j}]",
                     f"{name!r} is not an environment variable name",
                 )
@@ -169,7 +164,7 @@ def _check_render(config: Config, ctx: _Context, root: yaml.Node) -> None:
             normal = posixpath.normpath(lib) if lib else ""
             if not lib or lib.startswith("/") or normal == ".." or normal.startswith("../"):
                 ctx.problem(
-                    _child(root, "apps", i, "render", "libs", j),
+                    node_at(root, "apps", i, "render", "libs", j),
                     f"{where}.libs[{j}]",
                     f"{lib!r} must be a directory inside the repository "
                     "(relative, no '..' above it)",
@@ -187,28 +182,28 @@ def _check_helm(app: AppConfig, i: int, ctx: _Context, root: yaml.Node) -> None:
     where = f"apps[{i}].render.helm"
     if app.render.type not in ("helm", "auto") and helm != HelmConfig():
         ctx.problem(
-            _child(root, "apps", i, "render", "helm"),
+            node_at(root, "apps", i, "render", "helm"),
             where,
             f"render.helm is only used with render.type helm or auto, not {app.render.type}",
         )
     name = helm.release_name
     if name is not None and (len(name) > _RELEASE_NAME_MAX or not _RELEASE_NAME.match(name)):
         ctx.problem(
-            _child(root, "apps", i, "render", "helm", "release_name"),
+            node_at(root, "apps", i, "render", "helm", "release_name"),
             f"{where}.release_name",
             f"{shown(name)} is not a valid Helm release name (lowercase letters, digits, "
             f"'-' and '.', at most {_RELEASE_NAME_MAX} characters)",
         )
     if helm.namespace is not None and not DNS1123.match(helm.namespace):
         ctx.problem(
-            _child(root, "apps", i, "render", "helm", "namespace"),
+            node_at(root, "apps", i, "render", "helm", "namespace"),
             f"{where}.namespace",
             f"{shown(helm.namespace)} is not a DNS-1123 label",
         )
     for j, file in enumerate(helm.values_files):
         if not file or file.startswith("/") or not is_inside_repository(app.path, file):
             ctx.problem(
-                _child(root, "apps", i, "render", "helm", "values_files", j),
+                node_at(root, "apps", i, "render", "helm", "values_files", j),
                 f"{where}.values_files[{j}]",
                 f"{shown(file)} must be a file inside the repository, relative to the chart "
                 f"path {app.path!r} ('..' may not climb above the repository root)",
@@ -232,14 +227,14 @@ def _check_render_limits(
     where = f"apps[{i}].render.limits"
     if limits.memory < MIN_RENDER_MEMORY:
         ctx.problem(
-            _child(root, "apps", i, "render", "limits", "memory"),
+            node_at(root, "apps", i, "render", "limits", "memory"),
             f"{where}.memory",
             f"must be at least 128Mi (room for a parse and its objects), "
             f"got {limits.memory / (1 << 20):g} MiB",
         )
     if limits.cpu < 1:
         ctx.problem(
-            _child(root, "apps", i, "render", "limits", "cpu"),
+            node_at(root, "apps", i, "render", "limits", "cpu"),
             f"{where}.cpu",
             f"must be at least 1s (CPU time is counted in whole seconds), got {limits.cpu:g}s",
         )
@@ -249,7 +244,7 @@ def _check_pool(config: Config, ctx: _Context, root: yaml.Node) -> None:
     """``render.workers``: at least one render worker."""
     if config.render.workers < 1:
         ctx.problem(
-            _child(root, "render", "workers"), "render.workers", "must be at least 1, got 0"
+            node_at(root, "render", "workers"), "render.workers", "must be at least 1, got 0"
         )
 
 
@@ -260,7 +255,7 @@ _SCP_URL = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:(?!//)[^\s]+$")
 def _check_source(src: SourceConfig, i: int, ctx: _Context, root: yaml.Node) -> None:
     """A source's URL, ref and credentials make sense (and no secret hides in the URL)."""
     where = f"sources[{i}]"
-    url_node = _child(root, "sources", i, "url")
+    url_node = node_at(root, "sources", i, "url")
     is_scp = _SCP_URL.match(src.url) is not None and "://" not in src.url
     if not src.url.startswith(_URL_SCHEMES) and not is_scp:
         ctx.problem(
@@ -281,7 +276,7 @@ def _check_source(src: SourceConfig, i: int, ctx: _Context, root: yaml.Node) -> 
         try:
             core_sources.parse_constraint(src.semver)
         except ValueError as exc:
-            ctx.problem(_child(root, "sources", i, "semver"), f"{where}.semver", str(exc))
+            ctx.problem(node_at(root, "sources", i, "semver"), f"{where}.semver", str(exc))
     is_ssh = is_scp or src.url.startswith("ssh://")
     auth = src.auth
     if auth is None:
@@ -293,7 +288,7 @@ def _check_source(src: SourceConfig, i: int, ctx: _Context, root: yaml.Node) -> 
                 "(host keys are checked strictly)",
             )
         return
-    auth_node = _child(root, "sources", i, "auth")
+    auth_node = node_at(root, "sources", i, "auth")
     for value, file, name in (
         (auth.token, auth.token_file, "token"),
         (auth.password, auth.password_file, "password"),

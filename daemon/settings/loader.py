@@ -27,7 +27,7 @@ import yaml
 
 from daemon import configfile
 from daemon.errors import ConfigError, UsageError
-from daemon.settings import checks
+from daemon.settings import checks, destinations, schema
 from daemon.settings.schema import (
     CONFIG_ENV,
     DEFAULT_CONFIG,
@@ -115,12 +115,18 @@ def loads(text: str, *, filename: str, environ: Mapping[str, str] | None = None)
         raise ConfigError(ctx.sorted_problems())
     config = typing.cast("Config", value)
     checks.cross_check(config, ctx, root)
+    destinations.cross_check(config, ctx, root)
     if ctx.problems:
         raise ConfigError(ctx.sorted_problems())
     state_dir = config.state_dir or default_state_dir()
     apps = [_with_helm_defaults(app) for app in config.apps]
     return dataclasses.replace(
-        config, state_dir=state_dir, path=filename, apps=apps, env_refs=dict(ctx.env_refs)
+        config,
+        state_dir=state_dir,
+        path=filename,
+        apps=apps,
+        env_refs=dict(ctx.env_refs),
+        warnings=tuple(ctx.sorted_warnings()),
     )
 
 
@@ -128,14 +134,18 @@ def _with_helm_defaults(app: AppConfig) -> AppConfig:
     """Fill ``render.helm``'s release name and namespace from the app (Argo CD's defaults).
 
     Only for apps that may render as Helm (``type`` helm or auto): the other types never
-    read ``render.helm``, so their settings stay exactly as written.
+    read ``render.helm``, so their settings stay exactly as written. A namespace templated
+    per target is no default (Helm renders once for every target): it is left empty
+    (``""``), which the Helm renderer refuses with a message saying to set it.
     """
     if app.render.type not in ("helm", "auto"):
         return app
+    namespace = app.destination.namespace
     helm = dataclasses.replace(
         app.render.helm,
         release_name=app.render.helm.release_name or app.name,
-        namespace=app.render.helm.namespace or app.destination.namespace,
+        namespace=app.render.helm.namespace
+        or ("" if destinations.is_templated(namespace) else namespace),
     )
     return dataclasses.replace(app, render=dataclasses.replace(app.render, helm=helm))
 
@@ -147,16 +157,27 @@ class _Context:
     problems: list[str] = dataclasses.field(default_factory=list)
     lines: list[int] = dataclasses.field(default_factory=list)
     env_refs: dict[str, str] = dataclasses.field(default_factory=dict)
+    warnings: list[tuple[int, str]] = dataclasses.field(default_factory=list)
 
     def problem(self, node: yaml.Node, path: str, message: str) -> None:
-        where = path or "(top level)"
-        self.problems.append(f"{self.filename}:{node.start_mark.line + 1}: {where}: {message}")
+        self.problems.append(self._located(node, path, message))
         self.lines.append(node.start_mark.line)
+
+    def warn(self, node: yaml.Node, path: str, message: str) -> None:
+        """Record something valid that may not do what was meant (it loads all the same)."""
+        self.warnings.append((node.start_mark.line, self._located(node, path, message)))
+
+    def _located(self, node: yaml.Node, path: str, message: str) -> str:
+        return f"{self.filename}:{node.start_mark.line + 1}: {path or '(top level)'}: {message}"
 
     def sorted_problems(self) -> list[str]:
         """Problems in file order (stable for problems on the same line)."""
         order = sorted(range(len(self.problems)), key=lambda i: self.lines[i])
         return [self.problems[i] for i in order]
+
+    def sorted_warnings(self) -> list[str]:
+        """Warnings in file order (stable for warnings on the same line)."""
+        return [text for _, text in sorted(self.warnings, key=lambda w: w[0])]
 
     def convert(self, tp: Any, node: yaml.Node, path: str) -> Any:
         """Convert ``node`` to ``tp``; on a problem record it and return ``_INVALID``."""
@@ -182,7 +203,7 @@ class _Context:
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, path, f"expected a mapping, got {_kind(node)}")
             return _INVALID
-        fields, hints = _schema(cls)
+        fields = _schema(cls)
         values: dict[str, Any] = {}
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -196,14 +217,11 @@ class _Context:
                 self.problem(key_node, child, f"unknown key (known keys: {known})")
                 continue
             seen.add(key)
-            values[key] = self.convert(hints[key], value_node, child)
-        for name, field in fields.items():
-            required = (
-                field.default is dataclasses.MISSING
-                and field.default_factory is dataclasses.MISSING
-            )
-            if required and name not in seen:
-                self.problem(node, f"{path}.{name}" if path else name, "required key is missing")
+            field = fields[key]
+            values[field.name] = self.convert(field.type, value_node, child)
+        for key, field in fields.items():
+            if field.required and key not in seen:
+                self.problem(node, f"{path}.{key}" if path else key, "required key is missing")
         if any(v is _INVALID for v in values.values()) or self.problems:
             return _INVALID
         return cls(**values)
@@ -282,11 +300,32 @@ class _Context:
         return (None if missing else text), used
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Field:
+    """A schema field as the file spells it: its dataclass name, type and whether required."""
+
+    name: str
+    type: Any
+    required: bool
+
+
 @functools.cache
-def _schema(cls: type) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any]]:
-    """A schema class's file fields and their types (``get_type_hints`` is slow: once per class)."""
-    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-    return fields, typing.get_type_hints(cls)
+def _schema(cls: type) -> dict[str, _Field]:
+    """A schema class's file fields by YAML key (``get_type_hints`` is slow: once per class).
+
+    The YAML key is the field's name unless its ``metadata["key"]`` says otherwise
+    (``matchLabels`` for ``match_labels``: the spelling Kubernetes users know).
+    """
+    hints = typing.get_type_hints(cls)
+    return {
+        schema.yaml_key(f): _Field(
+            name=f.name,
+            type=hints[f.name],
+            required=f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+        if not f.metadata.get("internal")
+    }
 
 
 _INVALID: Any = object()

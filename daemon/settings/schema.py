@@ -117,10 +117,36 @@ class SourceConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class DestinationConfig:
-    """Where an app's objects go."""
+class SelectorRequirementConfig:
+    """One ``matchExpressions`` entry of a cluster selector (as Kubernetes writes it)."""
 
-    cluster: Name
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterSelectorConfig:
+    """A label selector over the clusters' ``labels``."""
+
+    match_labels: dict[str, str] = dataclasses.field(
+        default_factory=dict, metadata={"key": "matchLabels"}
+    )
+    match_expressions: list[SelectorRequirementConfig] = dataclasses.field(
+        default_factory=list, metadata={"key": "matchExpressions"}
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DestinationConfig:
+    """Where an app's objects go: one cluster, a list, or the clusters a selector picks.
+
+    ``namespace`` may be templated per target with ``{{cluster}}`` and ``{{labels.KEY}}``.
+    """
+
+    cluster: Name | None = None
+    clusters: list[Name] = dataclasses.field(default_factory=list)
+    selector: ClusterSelectorConfig | None = None
     namespace: str = "default"
 
 
@@ -253,6 +279,11 @@ class Config:
     )
     """Key path -> the value as written, for every value that used ``${ENV}`` (so that
     ``config check --effective`` shows the reference, never what it expanded to)."""
+    warnings: tuple[str, ...] = dataclasses.field(
+        default=(), compare=False, metadata={"internal": True}
+    )
+    """``FILE:LINE: key.path: message`` for what loads but may not do what was meant (a
+    selector that selects no cluster yet), in file order, for a command to print."""
 
     def database_url(self) -> str | None:
         """The external database URL: ``$GITOPSD_DATABASE_URL`` first, then the file."""
@@ -269,6 +300,11 @@ class Config:
 def default_state_dir() -> str:
     """Systemd's ``$STATE_DIRECTORY`` when set, else ``.gitopsd`` in the working directory."""
     return os.environ.get("STATE_DIRECTORY", "").split(":")[0] or ".gitopsd"
+
+
+def yaml_key(field: dataclasses.Field[Any]) -> str:
+    """The key a schema field has in ``gitopsd.yaml``: ``metadata["key"]``, else its name."""
+    return str(field.metadata.get("key", field.name))
 
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

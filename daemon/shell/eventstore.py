@@ -15,7 +15,7 @@ Protocol (DESIGN.md §4):
 * Nothing read is ever skipped: an unknown type or an undecodable row raises
   ``CorruptEventError`` naming its position.
 
-jsonb travels in binary form with orjson on both sides (see ``_setup_connection``).
+jsonb travels in binary form with orjson on both sides (see ``setup_connection``).
 This module does I/O only; what to append and how to fold is decided elsewhere.
 """
 
@@ -43,12 +43,22 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
 )
 """What a database call raises when its query fails or the server cannot be reached."""
 _COPY_THRESHOLD = 16
+_SLICE = 500
+"""Rows decoded between two passes through the event loop while reading ahead."""
 _VERSION_CACHE = 100_000
 _COLUMNS = ("position", "stream", "version", "type", "schema_version", "data", "meta")
 _SELECT = (
     "SELECT position, stream, version, type, schema_version, recorded_at, data, meta FROM events"
 )
 _EMPTY_META = ev.EventMeta()
+# The log's last position, and beside it the version of each stream asked for (one index
+# probe per stream: a GROUP BY over ANY() may scan the whole table). The LEFT JOIN keeps
+# the position when no stream is asked for.
+_LOG_END = (
+    "SELECT (SELECT coalesce(max(position), 0) FROM events), s.stream,"
+    " (SELECT max(version) FROM events WHERE stream = s.stream)"
+    " FROM (SELECT 1) AS one LEFT JOIN unnest($1::text[]) AS s(stream) ON true"
+)
 
 
 class ConcurrencyError(Exception):
@@ -125,7 +135,8 @@ def json_value(raw: bytes) -> Any:
     return orjson.loads(raw[1:])
 
 
-async def _setup_connection(conn: asyncpg.Connection) -> None:
+async def setup_connection(conn: asyncpg.Connection) -> None:
+    """Set a connection up as the store's pool does (jsonb codec); bench/ uses it too."""
     # jsonb in binary form: writes take bytes from orjson; reads return the raw bytes
     # (``json_value`` parses them). The decoder is the C builtin ``bytes`` on purpose: a
     # Python decoder called by asyncpg per value costs more than the rest of a replay.
@@ -153,7 +164,7 @@ async def connect(
         url,
         min_size=1,
         max_size=max(pool_size, 2),
-        init=_setup_connection,
+        init=setup_connection,
         timeout=timeout,
         command_timeout=None,
     )
@@ -186,13 +197,54 @@ def to_recorded(row: asyncpg.Record) -> ev.Recorded:
     return ev.Recorded(position, stream, version, recorded_at, event, meta_value)
 
 
+_new_tuple = tuple.__new__
+
+
+def to_recorded_all(rows: Sequence[asyncpg.Record]) -> list[ev.Recorded]:
+    """Decode many ``events`` rows: what ``to_recorded`` does to each, without its calls.
+
+    The replay path. A row of a type's current version with empty meta is parsed and
+    built by the codec's compiled function for its type; any other row, and any row that
+    function refuses, goes through ``to_recorded``, which decodes it or raises
+    ``CorruptEventError`` naming its position. ``Recorded`` is a named tuple built with
+    ``tuple.__new__``, which skips its Python-level ``__new__``.
+    """
+    current = codec.current_decoders()
+    recorded = ev.Recorded
+    empty_meta = _EMPTY_META
+    out: list[ev.Recorded] = []
+    append = out.append
+    for row in rows:
+        position, stream, version, type_name, schema_version, recorded_at, data, meta = row
+        decoder = current.get(type_name)
+        if decoder is not None and decoder[0] == schema_version and meta == _EMPTY_JSONB:
+            try:
+                event = decoder[1](data[1:])
+            except (TypeError, ValueError, KeyError, AttributeError):
+                append(to_recorded(row))
+                continue
+            fields = (position, stream, version, recorded_at, event, empty_meta)
+            append(_new_tuple(recorded, fields))
+        else:
+            append(to_recorded(row))
+    return out
+
+
+async def _rollback(conn: Connection) -> None:
+    """End a failed append's transaction; a connection that cannot is reset by the pool."""
+    if conn.is_closed() or not conn.is_in_transaction():
+        return
+    with contextlib.suppress(*DATABASE_ERRORS):
+        await conn.execute("ROLLBACK")
+
+
 class EventStore:
     """The event log of one gitopsd database."""
 
     def __init__(
         self, pool: asyncpg.Pool, *, url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> None:
-        """Wrap an asyncpg pool whose connections were set up by ``_setup_connection``."""
+        """Wrap an asyncpg pool whose connections were set up by ``setup_connection``."""
         if lock_timeout <= 0:
             raise ValueError(f"event store lock_timeout must be > 0 s, got {lock_timeout!r}")
         self.pool = pool
@@ -239,10 +291,9 @@ class EventStore:
         error in the result and the rest is committed.
         """
         encoded = [self._encode(item) for item in batch]
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self._lock(conn, batch)
-            position: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
-            versions = await self._stream_versions(conn, {item.stream for item in batch}, position)
+        streams = {item.stream for item in batch}
+        async with self.pool.acquire() as conn, self._locked(conn, streams):
+            position, versions = await self._log_end(conn, streams)
             records: list[tuple[Any, ...]] = []
             outcomes: list[Outcome] = []
             for item, payloads in zip(batch, encoded, strict=True):
@@ -266,48 +317,60 @@ class EventStore:
                 outcomes.append(list(range(first, position + 1)))
             if records:
                 await self._insert(conn, records)
-                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(position))
-        # Committed: remember the versions as of this position (see _stream_versions).
+                # The doorbell and the commit in one round trip (CHANNEL is a constant
+                # identifier and the payload an int, so nothing here needs quoting).
+                await conn.execute(f"NOTIFY {CHANNEL}, '{position}'; COMMIT")
+            else:
+                await conn.execute("COMMIT")
+        # Committed: remember the versions as of this position (see _log_end).
         self._versions.update(versions)
         self._versions_at = position
         return outcomes
 
-    async def _lock(self, conn: Connection, batch: Sequence[Append]) -> None:
-        # SET LOCAL lasts until the end of this transaction only.
-        millis = max(1, round(self.lock_timeout * 1000))
-        await conn.execute(f"SET LOCAL lock_timeout = '{millis}ms'")
-        try:
-            await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
-        except asyncpg.LockNotAvailableError as exc:
-            streams = sorted({item.stream for item in batch})
-            raise LockTimeoutError(streams, self.lock_timeout) from exc
+    @contextlib.asynccontextmanager
+    async def _locked(self, conn: Connection, streams: set[str]) -> AsyncIterator[None]:
+        """A transaction holding the append lock; the body ends it with ``COMMIT``.
 
-    async def _stream_versions(
-        self, conn: Connection, streams: set[str], position: int
-    ) -> dict[str, int]:
-        """Current version of each stream, under the append lock.
+        ``BEGIN``, ``SET LOCAL lock_timeout`` and ``LOCK TABLE`` go in one round trip
+        (a simple query of three statements), as do ``NOTIFY`` and ``COMMIT`` at the
+        end: an append waits on the server four times (lock, log end, COPY, commit)
+        instead of eight. Any error, cancellation included, rolls back.
+        """
+        millis = max(1, round(self.lock_timeout * 1000))
+        try:
+            await conn.execute(
+                f"BEGIN; SET LOCAL lock_timeout = '{millis}ms'; LOCK TABLE events IN EXCLUSIVE MODE"
+            )
+            yield
+        except asyncpg.LockNotAvailableError as exc:
+            await _rollback(conn)
+            raise LockTimeoutError(sorted(streams), self.lock_timeout) from exc
+        except BaseException:
+            await _rollback(conn)
+            raise
+
+    async def _log_end(self, conn: Connection, streams: set[str]) -> tuple[int, dict[str, int]]:
+        """The last position and the current version of each stream, under the append lock.
 
         Versions this store wrote itself are remembered with the log position they hold
         at; while the log still ends at that position nobody else has written (every
-        writer takes the lock), so only streams never seen are read. Another writer's
-        append moves the position, and then everything is read again.
+        writer takes the lock), so only streams never seen are read: the position and
+        those versions come back in one query. Another writer's append moves the
+        position, and then every stream's version is read again.
         """
+        unknown = [s for s in streams if s not in self._versions]
+        rows = await conn.fetch(_LOG_END, unknown)
+        position: int = rows[0][0]
         if position != self._versions_at:
             self._versions.clear()
-        unknown = [s for s in streams if s not in self._versions]
-        if unknown:
-            # One index probe per stream (a GROUP BY over ANY() may scan the whole table).
-            rows = await conn.fetch(
-                "SELECT s, (SELECT max(version) FROM events WHERE stream = s) "
-                "FROM unnest($1::text[]) AS s",
-                unknown,
-            )
-            for stream, version in rows:
+            rows = await conn.fetch(_LOG_END, list(streams))
+        for _, stream, version in rows:
+            if stream is not None:
                 self._versions[stream] = version or 0
-            if len(self._versions) > _VERSION_CACHE:
-                self._versions = {s: self._versions[s] for s in streams}
+        if len(self._versions) > _VERSION_CACHE:
+            self._versions = {s: self._versions[s] for s in streams}
         self._versions_at = position
-        return {s: self._versions[s] for s in streams}
+        return position, {s: self._versions[s] for s in streams}
 
     @staticmethod
     def _encode(item: Append) -> list[tuple[str, int, bytes]]:
@@ -339,10 +402,17 @@ class EventStore:
         value: int = await self.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
         return value
 
-    async def stream_version(self, stream: str) -> int:
-        """The version of the newest event in ``stream`` (0 when it has none)."""
+    async def stream_version(self, stream: str, *, at_position: int | None = None) -> int:
+        """The version of the newest event in ``stream`` (0 when it has none).
+
+        With ``at_position``: its version as of that log position, i.e. the version a
+        state folded up to ``at_position`` saw, to append expecting it. Positions follow
+        commit order, so the answer never changes once ``at_position`` is committed.
+        """
         value: int = await self.pool.fetchval(
-            "SELECT coalesce(max(version), 0) FROM events WHERE stream = $1", stream
+            "SELECT coalesce(max(version), 0) FROM events WHERE stream = $1 AND position <= $2",
+            stream,
+            2**62 if at_position is None else at_position,
         )
         return value
 
@@ -357,27 +427,46 @@ class EventStore:
     async def read_all_batches(
         self, after_position: int = 0, *, until: int | None = None, size: int = 5000
     ) -> AsyncIterator[list[ev.Recorded]]:
-        """Like ``read_all`` but a list at a time (replay folds these without per-event awaits)."""
+        """Like ``read_all`` but a list at a time (replay folds these without per-event awaits).
+
+        The next ``size`` rows are requested before this batch is decoded, and the batch
+        goes out in slices of at most ``_SLICE`` with a pass through the event loop
+        between them: the server produces the next rows, and the socket is drained,
+        while this process decodes and the caller folds, instead of each waiting for
+        the other.
+        """
         query = f"{_SELECT} WHERE position > $1 AND position <= $2 ORDER BY position"
         upper = until if until is not None else 2**62
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
             cursor = await conn.cursor(query, after_position, upper)
-            while rows := await cursor.fetch(size):
-                yield [to_recorded(row) for row in rows]
+            ahead = asyncio.ensure_future(cursor.fetch(size))
+            try:
+                while rows := await ahead:
+                    ahead = asyncio.ensure_future(cursor.fetch(size))
+                    for start in range(0, len(rows), _SLICE):
+                        await asyncio.sleep(0)
+                        yield to_recorded_all(rows[start : start + _SLICE])
+            finally:
+                # A reader that stops early (or fails) ends the fetch in flight before the
+                # connection goes back to the pool; its own outcome is no longer wanted.
+                ahead.cancel()
+                await asyncio.wait([ahead])
+                if not ahead.cancelled():
+                    ahead.exception()
 
     async def read_batch(self, after_position: int, limit: int) -> list[ev.Recorded]:
         """Up to ``limit`` events after ``after_position``, in order."""
         rows = await self.pool.fetch(
             f"{_SELECT} WHERE position > $1 ORDER BY position LIMIT $2", after_position, limit
         )
-        return [to_recorded(r) for r in rows]
+        return to_recorded_all(rows)
 
     async def read_stream(self, stream: str, *, after_version: int = 0) -> list[ev.Recorded]:
         """Every event of one stream after ``after_version``, in order."""
         rows = await self.pool.fetch(
             f"{_SELECT} WHERE stream = $1 AND version > $2 ORDER BY version", stream, after_version
         )
-        return [to_recorded(r) for r in rows]
+        return to_recorded_all(rows)
 
     async def subscribe(
         self, after_position: int = 0, *, batch: int = 1000, poll_interval: float = 5.0
@@ -490,7 +579,7 @@ class EventStore:
                 )
                 if not rows:
                     return handled
-                items = [to_recorded(r) for r in rows]
+                items = to_recorded_all(rows)
                 await handler(conn, items)
                 await conn.execute(
                     "UPDATE projections SET position = $2, updated_at = now() WHERE name = $1",

@@ -27,6 +27,11 @@ The protocol, after gitops-engine's sync and Flux's staged apply:
    the inventory and the next sync tries again.
 6. On failure, ``SyncFail`` hooks are applied.
 
+Every line logged during a sync carries its ``app``, ``target``, ``revision`` and
+``sync_id`` (``logs.bound``), and the lines of one object's step its ``key``; each step
+carried out logs one ``sync.step`` line with its ``action`` and ``outcome`` (info when
+it changed something, warning when it failed, debug when there was nothing to do).
+
 Retrying 429/5xx (honouring Retry-After) is the cluster client's job; a step that still
 fails here fails the sync, and the reconciler retries the whole sync with backoff.
 Applying is idempotent (the same body gives the same object), so a retry or a restart
@@ -97,6 +102,8 @@ class Sync:
     """Everything one sync needs."""
 
     app: str
+    target: str
+    """The target's cluster (the executor's client talks to it)."""
     sync_id: str
     revision: str
     plan: Plan
@@ -132,13 +139,16 @@ class Executor:
 
     async def run(self, sync: Sync) -> ev.SyncFinished:
         """Carry out ``sync``; the returned SyncFinished is already recorded."""
-        started = self._clock()
-        try:
-            message = await self._run(sync)
-        except _SyncFailedError as exc:
-            await self._sync_fail_hooks(sync)
-            return await self._finish(sync, SyncResult.FAILED, str(exc), started)
-        return await self._finish(sync, SyncResult.SUCCEEDED, message, started)
+        with logs.bound(
+            app=sync.app, target=sync.target, revision=sync.revision, sync_id=sync.sync_id
+        ):
+            started = self._clock()
+            try:
+                message = await self._run(sync)
+            except _SyncFailedError as exc:
+                await self._sync_fail_hooks(sync)
+                return await self._finish(sync, SyncResult.FAILED, str(exc), started)
+            return await self._finish(sync, SyncResult.SUCCEEDED, message, started)
 
     async def _run(self, sync: Sync) -> str:
         steps = sync.plan.steps
@@ -162,6 +172,9 @@ class Executor:
         for i, group in enumerate(groups):
             await self._apply_group(sync, group, wait=i < len(groups) - 1)
         pending = await self._prune(sync, prunes)
+        for step in steps:
+            if step.action is StepAction.KEEP:
+                _step_line(step.key, step.action, "kept", reason=step.reason)
         return _summary(steps, pending)
 
     # -- dry run -----------------------------------------------------------------------
@@ -169,42 +182,54 @@ class Executor:
     async def _dry_run(self, sync: Sync, applies: list[PlanStep], prunes: list[PlanStep]) -> None:
         failures: list[str] = []
         for step in applies:
-            body = sync.bodies[step.key]
-            try:
-                if ids.is_generated(step.key):
-                    await self._cluster.create(body, field_manager=FIELD_MANAGER, dry_run=True)
-                else:
-                    await self._cluster.apply(
-                        body, field_manager=FIELD_MANAGER, force=True, dry_run=True
-                    )
-            except kubeerrors.KubeError as exc:
-                if exc.is_immutable and sync.allow_recreate:
-                    continue  # the apply will delete and recreate it
-                await self._fail(sync, step.key, "dry-run", exc)
-                failures.append(
-                    f"{ids.display_key(step.key)} dry-run failed: {_what(exc)}{_hint(exc)}"
-                )
+            with logs.bound(key=step.key):
+                failure = await self._dry_run_apply(sync, step)
+            if failure:
+                failures.append(failure)
         for step in prunes:
-            try:
-                await self._cluster.delete(
-                    step.key, dry_run=True, uid_precondition=sync.live_uids.get(step.key)
-                )
-            except kubeerrors.KubeError as exc:
-                if exc.is_not_found:
-                    continue
-                await self._fail(sync, step.key, "dry-run", exc)
-                failures.append(f"{ids.display_key(step.key)} dry-run delete failed: {_what(exc)}")
+            with logs.bound(key=step.key):
+                failure = await self._dry_run_prune(sync, step)
+            if failure:
+                failures.append(failure)
         if failures:
             more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
             raise _SyncFailedError(f"{failures[0]}{more}; nothing was changed")
+
+    async def _dry_run_apply(self, sync: Sync, step: PlanStep) -> str:
+        """Dry-run one create/update; returns why it failed ("" when it would succeed)."""
+        body = sync.bodies[step.key]
+        try:
+            if ids.is_generated(step.key):
+                await self._cluster.create(body, field_manager=FIELD_MANAGER, dry_run=True)
+            else:
+                await self._cluster.apply(
+                    body, field_manager=FIELD_MANAGER, force=True, dry_run=True
+                )
+        except kubeerrors.KubeError as exc:
+            if exc.is_immutable and sync.allow_recreate:
+                return ""  # the apply will delete and recreate it
+            await self._fail(sync, step.key, "dry-run", exc)
+            return f"{ids.display_key(step.key)} dry-run failed: {_what(exc)}{_hint(exc)}"
+        return ""
+
+    async def _dry_run_prune(self, sync: Sync, step: PlanStep) -> str:
+        """Dry-run one prune; returns why it failed ("" when it would succeed)."""
+        try:
+            await self._cluster.delete(
+                step.key, dry_run=True, uid_precondition=sync.live_uids.get(step.key)
+            )
+        except kubeerrors.KubeError as exc:
+            if exc.is_not_found:
+                return ""
+            await self._fail(sync, step.key, "dry-run", exc)
+            return f"{ids.display_key(step.key)} dry-run delete failed: {_what(exc)}"
+        return ""
 
     # -- apply -------------------------------------------------------------------------
 
     async def _apply_group(self, sync: Sync, group: list[PlanStep], *, wait: bool) -> None:
         # The keys to wait on: a generateName hook's is its new instance's.
-        keys = [
-            await self._apply_step(sync, s) if s.action in _APPLY_ACTIONS else s.key for s in group
-        ]
+        keys = [await self._carry_out(sync, s) for s in group]
         hooks = [(s, key) for s, key in zip(group, keys, strict=True) if _is_hook(sync, s)]
         if not (wait or hooks):
             return
@@ -215,8 +240,19 @@ class Executor:
             await self._fail(sync, culprit, "health", message=message)
             raise _SyncFailedError(f"wave did not become healthy: {message}")
 
+    async def _carry_out(self, sync: Sync, step: PlanStep) -> str:
+        """Apply one step of a group (nothing for an unchanged object); returns its live key."""
+        if step.action in _APPLY_ACTIONS:
+            return await self._apply_step(sync, step)
+        _step_line(step.key, step.action, "unchanged")
+        return step.key
+
     async def _apply_step(self, sync: Sync, step: PlanStep) -> str:
         """Apply (or create) one step's object; returns the key it now lives under."""
+        with logs.bound(key=step.key):
+            return await self._apply_bound(sync, step)
+
+    async def _apply_bound(self, sync: Sync, step: PlanStep) -> str:
         if ids.is_generated(step.key):
             return await self._create_instance(sync, step)
         body = sync.bodies[step.key]
@@ -283,10 +319,17 @@ class Executor:
     ) -> None:
         """Record the apply; ``instance`` is the key of a ``generateName`` hook's instance."""
         version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+        _step_line(
+            instance or step.key,
+            step.action,
+            "created" if created else "updated",
+            **({"hook": step.key} if instance else {}),
+        )
         await self._record(
             [
                 ev.ObjectApplied(
                     app=sync.app,
+                    target=sync.target,
                     sync_id=sync.sync_id,
                     key=instance or step.key,
                     created=created,
@@ -320,12 +363,14 @@ class Executor:
             return  # a named hook not created yet: nothing to record
         deleted = ev.HookDeleted(
             app=sync.app,
+            target=sync.target,
             sync_id=sync.sync_id,
             key=key,
             hook=hook,
             delete_policy=policy,
             already_gone=outcome == "gone",
         )
+        log.info("hook.deleted", key=key, hook=hook, policy=policy, already_gone=outcome == "gone")
         await self._record([deleted])
 
     async def _delete_and_wait(self, sync: Sync, key: str, *, attempts: int = 100) -> str:
@@ -370,33 +415,40 @@ class Executor:
     async def _prune(self, sync: Sync, prunes: list[PlanStep]) -> list[str]:
         pending: list[str] = []
         for step in prunes:
-            try:
-                outcome = await self._cluster.delete(
-                    step.key, uid_precondition=sync.live_uids.get(step.key)
-                )
-            except kubeerrors.KubeError as exc:
-                if exc.is_conflict:
-                    # The uid precondition failed: someone recreated it; not ours to delete.
-                    await self._fail(sync, step.key, "prune", exc)
-                    continue
-                await self._fail(sync, step.key, "prune", exc)
-                raise _SyncFailedError(
-                    f"{ids.display_key(step.key)} prune failed: {_what(exc)}"
-                ) from exc
-            if outcome == "pending":
-                pending.append(step.key)
-                continue
-            await self._record(
-                [
-                    ev.ObjectPruned(
-                        app=sync.app,
-                        sync_id=sync.sync_id,
-                        key=step.key,
-                        already_gone=outcome == "gone",
-                    )
-                ]
-            )
+            with logs.bound(key=step.key):
+                if not await self._prune_step(sync, step):
+                    pending.append(step.key)
         return pending
+
+    async def _prune_step(self, sync: Sync, step: PlanStep) -> bool:
+        """Delete one object; False when its deletion is still pending (finalizers)."""
+        try:
+            outcome = await self._cluster.delete(
+                step.key, uid_precondition=sync.live_uids.get(step.key)
+            )
+        except kubeerrors.KubeError as exc:
+            await self._fail(sync, step.key, "prune", exc)
+            if exc.is_conflict:
+                # The uid precondition failed: someone recreated it; not ours to delete.
+                return True
+            raise _SyncFailedError(
+                f"{ids.display_key(step.key)} prune failed: {_what(exc)}"
+            ) from exc
+        _step_line(step.key, step.action, {"gone": "already_gone"}.get(outcome, outcome))
+        if outcome == "pending":
+            return False
+        await self._record(
+            [
+                ev.ObjectPruned(
+                    app=sync.app,
+                    target=sync.target,
+                    sync_id=sync.sync_id,
+                    key=step.key,
+                    already_gone=outcome == "gone",
+                )
+            ]
+        )
+        return True
 
     # -- recording -----------------------------------------------------------------------
 
@@ -409,10 +461,20 @@ class Executor:
         *,
         message: str = "",
     ) -> None:
+        action = next((s.action for s in sync.plan.steps if s.key == key), None)
+        log.warning(
+            "sync.step",
+            key=key,
+            **({"action": action.value} if action else {}),
+            outcome="failed",
+            stage=stage,
+            error=_what(exc) if exc else message,
+        )
         await self._record(
             [
                 ev.StepFailed(
                     app=sync.app,
+                    target=sync.target,
                     sync_id=sync.sync_id,
                     key=key,
                     stage=stage,
@@ -428,6 +490,7 @@ class Executor:
     ) -> ev.SyncFinished:
         finished = ev.SyncFinished(
             app=sync.app,
+            target=sync.target,
             sync_id=sync.sync_id,
             revision=sync.revision,
             result=result,
@@ -436,6 +499,12 @@ class Executor:
         )
         await self._record([finished])
         return finished
+
+
+def _step_line(key: str, action: StepAction, outcome: str, **fields: str) -> None:
+    """The step's one line: info when it changed something, debug when it had nothing to do."""
+    report = log.debug if outcome in ("unchanged", "kept", "already_gone") else log.info
+    report("sync.step", key=key, action=action.value, outcome=outcome, **fields)
 
 
 def _stage(step: PlanStep) -> int:

@@ -32,27 +32,33 @@ class StateCollector(Collector):
         state = self._state()
         yield _gauge("gitopsd_log_position", "Position of the last event folded.", state.position)
         yield _counter("gitopsd_events_folded", "Events folded since the log began.", state.events)
+        labels = ["app", "target"]
         health = GaugeMetricFamily(
             "gitopsd_app_health",
-            "1 for the app's current health (label health), 0 for the others.",
-            labels=["app", "health"],
+            "1 for the target's current health (label health), 0 for the others.",
+            labels=[*labels, "health"],
         )
         synced = GaugeMetricFamily(
-            "gitopsd_app_synced", "1 when the app's target revision is applied.", labels=["app"]
+            "gitopsd_app_synced",
+            "1 when the revision the target converges on is applied there.",
+            labels=labels,
         )
         failed = GaugeMetricFamily(
-            "gitopsd_app_failed_syncs", "Consecutive failed syncs of the app.", labels=["app"]
+            "gitopsd_app_failed_syncs", "Consecutive failed syncs of the target.", labels=labels
         )
         objects = GaugeMetricFamily(
-            "gitopsd_app_objects", "Objects in the app's inventory.", labels=["app"]
+            "gitopsd_app_objects", "Objects in the target's inventory.", labels=labels
         )
         for name, app in sorted(state.apps.items()):
-            for code in ev.Health:
-                health.add_metric([name, code.value], 1.0 if app.health is code else 0.0)
-            target, _ = app.target()
-            synced.add_metric([name], 1.0 if target and target == app.last_synced_revision else 0.0)
-            failed.add_metric([name], float(app.failed_syncs))
-            objects.add_metric([name], float(len(app.inventory)))
+            for where, target in sorted(app.targets.items()):
+                for code in ev.Health:
+                    value = 1.0 if target.health is code else 0.0
+                    health.add_metric([name, where, code.value], value)
+                revision, _ = app.converge_on(target)
+                done = revision is not None and revision == target.last_synced_revision
+                synced.add_metric([name, where], 1.0 if done else 0.0)
+                failed.add_metric([name, where], float(target.failed_syncs))
+                objects.add_metric([name, where], float(len(target.inventory)))
         yield from (health, synced, failed, objects)
         failing = GaugeMetricFamily(
             "gitopsd_source_failing", "1 while polling the source fails.", labels=["source"]

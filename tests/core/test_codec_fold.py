@@ -120,3 +120,134 @@ def test_upcaster_runs_for_old_versions() -> None:
     finally:
         del codec._REGISTRY["TestRenamed"]
         del codec._UPCASTERS[("TestRenamed", 1)]
+
+
+# Target events: a few apps' targets, legacy ("") and named, with real policies and times,
+# so the fold's per-target routing, pins, removals and sync times are all exercised.
+target_names = st.sampled_from(["", "c1", "c2"])
+revisions = st.sampled_from(["r1", "r2", "r3"])
+object_maps = st.dictionaries(
+    st.sampled_from(["/ConfigMap//a", "/ConfigMap//b"]), st.sampled_from(["d1", "d2"]), max_size=2
+)
+policies = st.sampled_from(
+    [
+        {"cluster": "c1", "namespace": "web"},
+        {"targets": {"c1": "web", "c2": "web-2"}},
+        {"targets": {"c2": "web"}},
+    ]
+)
+app_keys = st.sampled_from(["/ConfigMap/web/a", "apps/Deployment/web/b"])
+app_names = st.sampled_from(["web", "api"])
+sync_ids = st.sampled_from(["s1", "s2"])
+
+
+def _target_event(cls: type[Any], **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.builds(cls, app=app_names, **fields)
+
+
+target_events = st.one_of(
+    _target_event(ev.AppConfigured, digest=st.sampled_from(["p1", "p2"]), policy=policies),
+    _target_event(ev.DesiredStateRendered, revision=revisions, objects=object_maps),
+    _target_event(
+        ev.TargetAdded, target=target_names, namespace=st.just("web"), state_position=st.just(0)
+    ),
+    _target_event(
+        ev.TargetRemoved, target=target_names, prune=st.booleans(), state_position=st.just(0)
+    ),
+    _target_event(
+        ev.AppPinned, target=target_names, revision=revisions, until_newer_commit=st.booleans()
+    ),
+    _target_event(ev.AppUnpinned, target=target_names),
+    _target_event(ev.AppSuspended, target=target_names),
+    _target_event(ev.AppResumed, target=target_names),
+    _target_event(ev.SyncRequested, target=target_names),
+    _target_event(
+        ev.SyncPlanned,
+        target=target_names,
+        sync_id=sync_ids,
+        revision=revisions,
+        trigger=st.just("revision"),
+        state_position=st.just(0),
+        steps=st.just(()),
+    ),
+    _target_event(
+        ev.ObjectApplied,
+        target=target_names,
+        sync_id=sync_ids,
+        key=app_keys,
+        created=st.booleans(),
+        resource_version=st.sampled_from(["1", "2"]),
+        digest=st.sampled_from(["d1", "d2"]),
+    ),
+    _target_event(ev.ObjectPruned, target=target_names, sync_id=sync_ids, key=app_keys),
+    _target_event(
+        ev.SyncFinished,
+        target=target_names,
+        sync_id=sync_ids,
+        revision=revisions,
+        result=st.sampled_from(list(ev.SyncResult)),
+    ),
+    _target_event(
+        ev.NormalizationGapDetected,
+        target=target_names,
+        keys=st.lists(app_keys, max_size=2).map(tuple),
+        state_position=st.just(0),
+    ),
+    _target_event(ev.HealthChanged, target=target_names, health=st.sampled_from(list(ev.Health))),
+)
+
+
+@given(
+    st.lists(st.tuples(target_events, st.integers(0, 10**6)), max_size=40),
+    st.data(),
+)
+def test_snapshot_plus_tail_equals_whole_with_targets(
+    items: list[tuple[Any, int]], data: st.DataObject
+) -> None:
+    """Target events too: fold(snapshot(prefix)) + tail == fold(all), sync times included."""
+    log = [
+        ev.Recorded(
+            position=i,
+            stream="x",
+            version=i,
+            recorded_at=EPOCH + dt.timedelta(seconds=seconds),
+            event=e,
+            meta=ev.EventMeta(),
+        )
+        for i, (e, seconds) in enumerate(items, start=1)
+    ]
+    split = data.draw(st.integers(min_value=0, max_value=len(log)))
+    whole = fold.replay(log)
+    prefix = fold.replay(log[:split])
+    restored = core_state.from_json(core_state.to_json(prefix))
+    assert restored == prefix
+    assert restored is not None
+    assert fold.replay(log[split:], restored) == whole
+
+
+@given(any_event)
+def test_compiled_decoder_builds_the_real_frozen_class(event: Any) -> None:
+    """The replay decoder returns an instance of exactly the event's class, still frozen."""
+    type_name, version, data = codec.encode(event)
+    codec.decode(type_name, version, data)
+    current_version, decode_json = codec.current_decoders()[type_name]
+    decoded = decode_json(data)
+    assert (current_version, type(decoded), decoded) == (version, type(event), event)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded.__setattr__(dataclasses.fields(decoded)[0].name, None)
+
+
+def test_compiled_decoder_refuses_what_decode_refuses() -> None:
+    """The replay decoder raises on unknown or missing fields and bad JSON, as decode does."""
+    codec.decode("SourceFailed", 1, b'{"source": "a", "error_class": "E", "message": "m"}')
+    _, decode_json = codec.current_decoders()["SourceFailed"]
+    for payload in (
+        b'{"source": "a", "error_class": "E", "message": "m", "extra": 1}',
+        b'{"source": "a", "error_class": "E"}',
+        b"{nope",
+        b"[1, 2, 3]",
+    ):
+        with pytest.raises((TypeError, ValueError)):
+            decode_json(payload)
+        with pytest.raises(codec.DecodeError):
+            codec.decode("SourceFailed", 1, payload)

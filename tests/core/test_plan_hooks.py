@@ -175,26 +175,39 @@ def test_fold_tracks_instances_until_the_hook_deletes_them() -> None:
 
     def applied(key: str) -> ev.ObjectApplied:
         return ev.ObjectApplied(
-            app="a", sync_id="s", key=key, created=True, resource_version="1", digest="d", hook=HOOK
+            app="a",
+            target="c1",
+            sync_id="s",
+            key=key,
+            created=True,
+            resource_version="1",
+            digest="d",
+            hook=HOOK,
         )
 
     state = fold.replay(recorded([applied(first)]))
-    assert (state.apps["a"].inventory, state.apps["a"].hook_instances) == (
+    assert (
+        state.apps["a"].targets["c1"].inventory,
+        state.apps["a"].targets["c1"].hook_instances,
+    ) == (
         {first: "d"},
         {first: HOOK},
     )
     deleted = ev.HookDeleted(
-        app="a", sync_id="s2", key=first, hook=HOOK, delete_policy="BeforeHookCreation"
+        app="a", target="c1", sync_id="s2", key=first, hook=HOOK, delete_policy="BeforeHookCreation"
     )
     fold.replay(recorded([deleted, applied(second)]), state)
-    assert (state.apps["a"].inventory, state.apps["a"].hook_instances) == (
+    assert (
+        state.apps["a"].targets["c1"].inventory,
+        state.apps["a"].targets["c1"].hook_instances,
+    ) == (
         {second: "d"},
         {second: HOOK},
     )
 
 
 def test_object_applied_v1_is_upcast_without_a_hook() -> None:
-    """A stored ObjectApplied of schema version 1 decodes with an empty hook."""
+    """A stored ObjectApplied of schema version 1 decodes with an empty hook and no target."""
     v1 = {
         "app": "a",
         "sync_id": "s",
@@ -203,15 +216,17 @@ def test_object_applied_v1_is_upcast_without_a_hook() -> None:
         "resource_version": "7",
         "digest": "d",
     }
-    assert codec.decode("ObjectApplied", 1, orjson.dumps(v1)) == ev.ObjectApplied(**v1, hook="")
-    assert codec.encode(ev.ObjectApplied(**v1))[:2] == ("ObjectApplied", 2)
+    assert codec.decode("ObjectApplied", 1, orjson.dumps(v1)) == ev.ObjectApplied(
+        **v1, hook="", target=""
+    )
+    assert codec.encode(ev.ObjectApplied(**v1, target="c1"))[:2] == ("ObjectApplied", 3)
 
 
-def test_snapshot_from_before_hook_instances_loads_with_none() -> None:
-    """A state snapshot written before AppState.hook_instances existed still loads."""
+def test_snapshot_of_an_older_format_is_ignored() -> None:
+    """A state snapshot of another format (before targets) is not read: the log is replayed."""
     before = core_state.State()
-    before.app("a").inventory["/ConfigMap/web/c"] = "d"
+    before.app("a").target("c1").inventory["/ConfigMap/web/c"] = "d"
     doc = orjson.loads(core_state.to_json(before))
-    del doc["state"]["apps"]["a"]["hook_instances"]
-    loaded = core_state.from_json(orjson.dumps(doc))
-    assert loaded == before
+    assert core_state.from_json(orjson.dumps(doc)) == before
+    doc["format"] = core_state.STATE_FORMAT - 1
+    assert core_state.from_json(orjson.dumps(doc)) is None

@@ -26,7 +26,7 @@ def test_fold_tracks_source_version_head_and_failure() -> None:
     state = fold.replay(
         [
             _rec(1, "source/s", 1, ev.RevisionObserved(source="s", ref="branch:main", sha="a")),
-            _rec(2, "app/x", 1, ev.AppUnpinned(app="x")),
+            _rec(2, "app/x", 1, ev.AppUnpinned(app="x", target="c1")),
             _rec(
                 3, "source/s", 2, ev.SourceFailed(source="s", error_class="GitError", message="m")
             ),

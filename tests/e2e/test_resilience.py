@@ -69,7 +69,7 @@ async def test_dropped_watches_and_expired_history_are_survived(
         tmp_path=tmp_path, database_url=database_url, sim=emulator, upstream=upstream
     ) as gitops:
         await gitops.synced(v1)
-        first_sync = gitops.app().last_sync_id
+        first_sync = gitops.target().last_sync_id
         kube = gitops.daemon.informers.client("sim")  # type: ignore[union-attr]
         # Writes the informers do not see (no tracking label) move the revision on; then
         # the history is compacted and the watches cut: resuming gets 410 Expired.
@@ -80,7 +80,7 @@ async def test_dropped_watches_and_expired_history_are_survived(
         drifted = configmap("settings", {"color": "red"}, namespace=NAMESPACE)
         await kube.apply(drifted, field_manager="kubectl-edit", force=True)
         await gitops.until(
-            lambda: gitops.app().last_sync_id != first_sync and gitops.app().sync is None,
+            lambda: gitops.target().last_sync_id != first_sync and gitops.target().sync is None,
             "a self-heal sync",
         )
         live = await gitops.get(f"/ConfigMap/{NAMESPACE}/settings")
@@ -89,7 +89,7 @@ async def test_dropped_watches_and_expired_history_are_survived(
         heal = await gitops.last_sync()
         planned = heal[0]
         assert isinstance(planned, ev.SyncPlanned)
-        assert planned.trigger == "drift"
+        assert planned.trigger == "self-heal"
         assert [
             (s.key, s.action.value, s.reason) for s in planned.steps if s.action.value == "update"
         ] == [(f"/ConfigMap/{NAMESPACE}/settings", "update", ".data.color: 'red' -> 'blue'")]

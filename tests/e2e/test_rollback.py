@@ -9,7 +9,7 @@ from gitfixtures import Upstream
 from harness import APP, NAMESPACE, app_config, configmap, manifest, running
 
 from daemon.core import events as ev
-from daemon.runtime import appcommands, verify
+from daemon.runtime import appviews, commands, verify
 from daemon.shell import eventstore
 from kubesim.emulator import Emulator
 
@@ -26,15 +26,11 @@ async def test_rollback_pins_until_unpinned(
         v2 = gitops.commit({"apps/web/cm.yaml": manifest(configmap("settings", {"v": "2"}))})
         await gitops.synced(v2)
         app = gitops.config.apps[0]
-        pinned = await appcommands.pin(
-            gitops.store,
-            app,
-            revision=v1[:10],
-            actor="cli:alice",
-            reason="v2 breaks checkout",
-            until_newer_commit=False,
+        service = commands.Commands(gitops.store, gitops.config)
+        pinned = await service.rollback(
+            app.name, v1[:10], actor="cli:alice", reason="v2 breaks checkout"
         )
-        assert pinned == v1
+        assert pinned.revision == v1
         await gitops.synced(v1)
         live = await gitops.get(f"/ConfigMap/{NAMESPACE}/settings")
         assert live is not None
@@ -42,9 +38,10 @@ async def test_rollback_pins_until_unpinned(
         # A new commit is rendered but not applied while pinned.
         v3 = gitops.commit({"apps/web/cm.yaml": manifest(configmap("settings", {"v": "3"}))})
         await gitops.until(lambda: gitops.app().revision == v3, "v3 rendered")
-        assert gitops.app().last_synced_revision == v1
-        assert gitops.app().pinned == v1
-        assert await appcommands.unpin(gitops.store, app, actor="cli:alice", reason="fixed")
+        assert gitops.target().last_synced_revision == v1
+        assert gitops.target().pinned == v1
+        unpinned = await service.unpin(app.name, actor="cli:alice", reason="fixed")
+        assert unpinned.clusters == pinned.clusters
         await gitops.synced(v3)
         pins = [
             (type(i.event).__name__, i.meta.actor)
@@ -52,7 +49,7 @@ async def test_rollback_pins_until_unpinned(
             if isinstance(i.event, ev.AppPinned | ev.AppUnpinned)
         ]
         assert pins == [("AppPinned", "cli:alice"), ("AppUnpinned", "cli:alice")]
-        history = await appcommands.history(gitops.store, app)
+        history = appviews.format_history(await service.history(app.name))
         assert any(
             "pinned to " + v1[:8] + ": v2 breaks checkout by cli:alice" in line for line in history
         )
@@ -71,18 +68,13 @@ async def test_pin_until_next_commit_lifts_itself(
         await gitops.synced(v1)
         v2 = gitops.commit({"apps/web/cm.yaml": manifest(configmap("settings", {"v": "2"}))})
         await gitops.synced(v2)
-        await appcommands.pin(
-            gitops.store,
-            gitops.config.apps[0],
-            revision=v1,
-            actor="cli:bob",
-            reason="",
-            until_newer_commit=True,
+        await commands.Commands(gitops.store, gitops.config).rollback(
+            gitops.config.apps[0].name, v1, actor="cli:bob", until_newer_commit=True
         )
         await gitops.synced(v1)
         v3 = gitops.commit({"apps/web/cm.yaml": manifest(configmap("settings", {"v": "3"}))})
         await gitops.synced(v3)
-        assert gitops.app().pinned is None
+        assert gitops.target().pinned is None
 
 
 async def test_manual_sync_with_auto_sync_off_records_the_actor(
@@ -97,10 +89,10 @@ async def test_manual_sync_with_auto_sync_off_records_the_actor(
         await gitops.until(
             lambda: APP in gitops.state.apps and gitops.app().revision == v1, "rendered"
         )
-        await gitops.until(lambda: gitops.app().health is ev.Health.MISSING, "health assessed")
-        assert gitops.app().last_sync_id is None
-        await appcommands.request_sync(
-            gitops.store, gitops.config.apps[0], actor="cli:carol", reason="release"
+        await gitops.until(lambda: gitops.target().health is ev.Health.MISSING, "health assessed")
+        assert gitops.target().last_sync_id is None
+        await commands.Commands(gitops.store, gitops.config).sync(
+            APP, actor="cli:carol", reason="release"
         )
         await gitops.synced(v1)
         events = await gitops.events()
@@ -125,8 +117,8 @@ async def test_a_sync_requested_while_no_daemon_ran_is_acted_on_at_start(
         await gitops.until(
             lambda: APP in gitops.state.apps and gitops.app().revision == v1, "rendered"
         )
-    await appcommands.request_sync(
-        store, gitops.config.apps[0], actor="cli:frank", reason="while it was down"
+    await commands.Commands(store, gitops.config).sync(
+        APP, actor="cli:frank", reason="while it was down"
     )
     async with running(**common, upstream=upstream, apps=[manual]) as again:
         await again.synced(v1)
@@ -151,6 +143,7 @@ async def test_verify_names_a_plan_that_does_not_replay(
     assert isinstance(planned.event, ev.SyncPlanned)
     forged = ev.SyncPlanned(
         app=APP,
+        target="sim",
         sync_id="forged",
         revision=v1,
         trigger="revision",

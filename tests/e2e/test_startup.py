@@ -107,7 +107,7 @@ async def test_drift_made_while_stopped_is_seen_before_ready_and_healed_after(
     start = {"tmp_path": tmp_path, "database_url": database_url, "sim": emulator}
     async with running(**start, upstream=upstream) as gitops:
         await gitops.synced(v1)
-        first_sync = gitops.app().last_sync_id
+        first_sync = gitops.target().last_sync_id
     # While gitopsd is down, someone edits the ConfigMap and scales the Deployment.
     async with await api_for(emulator) as api:
         await client.CoreV1Api(api).patch_namespaced_config_map(
@@ -119,7 +119,7 @@ async def test_drift_made_while_stopped_is_seen_before_ready_and_healed_after(
     timeline = Timeline()
     async with running(**start, upstream=upstream, before_serve=timeline.attach) as gitops:
         await gitops.until(
-            lambda: gitops.app().last_sync_id != first_sync and gitops.app().sync is None,
+            lambda: gitops.target().last_sync_id != first_sync and gitops.target().sync is None,
             "the heal",
         )
         live_cm = await gitops.get(CM_KEY)
@@ -136,7 +136,7 @@ async def test_drift_made_while_stopped_is_seen_before_ready_and_healed_after(
     assert sorted(timeline.lines(ready=False)) == [
         f"observed MODIFIED {CM_KEY}",
         f"observed MODIFIED {DEPLOY_KEY}",
-        "planned drift",
+        "planned self-heal",
     ]
     after = [line for line in timeline.lines(ready=True) if not line.startswith("observed")]
     assert after == [f"applied {CM_KEY}", f"applied {DEPLOY_KEY}", "finished Succeeded"]
@@ -202,7 +202,7 @@ async def test_an_unreachable_cluster_does_not_hold_readiness_back(
     }
     async with run_emulator(kubeconfig=kubeconfig), running(**start) as gitops:
         await gitops.synced(v1)
-        await gitops.synced(v1, app="far")
+        await gitops.synced(v1, app="far", cluster="far")
     # The far cluster is gone now (its port is closed); wait far longer than it takes.
     async with running(**start, startup_wait=600) as gitops:
         line = await warmed_up(gitops, captured_logs)

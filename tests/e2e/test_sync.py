@@ -74,7 +74,7 @@ async def test_create_update_unchanged_prune(
         outcomes = [type(e).__name__ for e in second]
         assert outcomes == ["SyncPlanned", "ObjectApplied", "ObjectPruned", "SyncFinished"]
         assert await gitops.get(f"/ConfigMap/{NAMESPACE}/legacy") is None
-        assert sorted(gitops.app().inventory) == [
+        assert sorted(gitops.target().inventory) == [
             f"/ConfigMap/{NAMESPACE}/settings",
             f"/Namespace//{NAMESPACE}",
             f"apps/Deployment/{NAMESPACE}/web",
@@ -102,9 +102,9 @@ async def test_probes_and_metrics(
                 assert resp.status == 200
                 text = await resp.text()
         lines = set(text.splitlines())
-        assert 'gitopsd_app_health{app="web",health="Healthy"} 1.0' in lines
-        assert 'gitopsd_app_synced{app="web"} 1.0' in lines
-        assert 'gitopsd_app_objects{app="web"} 2.0' in lines
+        assert 'gitopsd_app_health{app="web",health="Healthy",target="sim"} 1.0' in lines
+        assert 'gitopsd_app_synced{app="web",target="sim"} 1.0' in lines
+        assert 'gitopsd_app_objects{app="web",target="sim"} 2.0' in lines
         assert 'gitopsd_source_commits_total{source="repo"} 1.0' in lines
 
 
@@ -150,10 +150,20 @@ async def test_status_and_history_commands(
         (row,) = orjson.loads(await gitopsd("status", "--json"))
         assert {
             k: row[k]
-            for k in ("app", "wanted", "applied", "sync", "health", "last_sync", "objects")
+            for k in (
+                "app",
+                "cluster",
+                "revision",
+                "applied",
+                "sync",
+                "health",
+                "last_sync",
+                "objects",
+            )
         } == {
             "app": "web",
-            "wanted": v1,
+            "cluster": "sim",
+            "revision": v1,
             "applied": v1,
             "sync": "Synced",
             "health": "Healthy",
@@ -161,8 +171,13 @@ async def test_status_and_history_commands(
             "objects": 2,
         }
         table = (await gitopsd("status")).splitlines()
-        assert table[0].split() == ["APP", "WANTED", "APPLIED", "SYNC", "HEALTH", "LAST", "SYNC"]
-        assert table[1].split() == ["web", v1[:8], v1[:8], "Synced", "Healthy", "Succeeded"]
+        assert table[0].split() == [
+            "APP", "CLUSTER", "NAMESPACE", "REVISION", "APPLIED", "SYNC", "HEALTH", "PINNED",
+            "SUSPENDED", "LAST", "SYNC",
+        ]  # fmt: skip
+        assert table[1].split()[:10] == [
+            "web", "sim", NAMESPACE, v1[:8], v1[:8], "Synced", "Healthy", "-", "-", "Succeeded"
+        ]  # fmt: skip
         history = await gitopsd("history", "web")
         assert f"rendered {v1[:8]}: 1 objects (plain)" in history
         assert f"  created ConfigMap/{NAMESPACE}/settings" in history

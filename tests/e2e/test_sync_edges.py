@@ -75,7 +75,7 @@ async def test_immutable_fields_recreate_only_when_allowed(
             {"apps/web/cm.yaml": manifest({**configmap("frozen", {"v": "2"}), "immutable": True})}
         )
         await gitops.until(
-            lambda: gitops.app().last_sync_result is ev.SyncResult.FAILED, "a failed sync"
+            lambda: gitops.target().last_sync_result is ev.SyncResult.FAILED, "a failed sync"
         )
         finished = (await gitops.last_sync())[-1]
         assert isinstance(finished, ev.SyncFinished)
@@ -114,7 +114,7 @@ async def test_a_deletion_held_by_finalizers_stays_in_the_inventory(
             {"apps/web/cm.yaml": None, "apps/web/other.yaml": manifest(configmap("x", {}))}
         )
         await gitops.synced(v2)
-        assert key in gitops.app().inventory
+        assert key in gitops.target().inventory
         assert not any(isinstance(e, ev.ObjectPruned) for e in await gitops.last_sync())
         live = await gitops.get(key)
         assert live is not None
@@ -125,9 +125,9 @@ async def test_a_deletion_held_by_finalizers_stays_in_the_inventory(
         # patch or a controller would), leaving the rest alone.
         api = client.CoreV1Api(await kube.api_client())
         await api.patch_namespaced_config_map("held", NAMESPACE, {"metadata": {"finalizers": None}})
-        await gitops.until(lambda: key not in gitops.app().inventory, "the prune confirmed")
+        await gitops.until(lambda: key not in gitops.target().inventory, "the prune confirmed")
         pruned = [e for e in (await gitops.events()) if isinstance(e.event, ev.ObjectPruned)]
         assert [(p.event.key, p.event.already_gone) for p in pruned] == [(key, True)]
         # No sync loop while the deletion was pending: v1, v2, and the confirming prune.
         syncs = [e.event for e in await gitops.events() if isinstance(e.event, ev.SyncPlanned)]
-        assert [s.trigger for s in syncs] == ["revision", "revision", "drift"]
+        assert [s.trigger for s in syncs] == ["revision", "revision", "self-heal"]

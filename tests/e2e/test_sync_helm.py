@@ -45,6 +45,6 @@ async def test_helm_chart_syncs_with_hooks_in_phase_order(
         assert names.index("web-web-migrate") < names.index("web-db")
         deployment = await gitops.get(f"apps/Deployment/{NAMESPACE}/web-web")
         assert deployment is not None
-        assert (deployment["spec"]["replicas"], gitops.app().health) == (3, ev.Health.HEALTHY)
+        assert (deployment["spec"]["replicas"], gitops.target().health) == (3, ev.Health.HEALTHY)
         assert await gitops.get(f"batch/Job/{NAMESPACE}/web-web-goodbye") is None
         assert await gitops.get(f"/Pod/{NAMESPACE}/web-web-test") is None

@@ -11,7 +11,7 @@ from harness import APP, NAMESPACE, app_config, configmap, manifest, running
 
 from daemon.core import events as ev
 from daemon.core import ids
-from daemon.runtime import appcommands, verify
+from daemon.runtime import appviews, commands, verify
 from kubesim.emulator import Emulator
 
 PRESYNC = f"batch/Job/{NAMESPACE}/upgrade-sql-schema-*"
@@ -101,8 +101,8 @@ async def test_generate_name_hooks_are_created_fresh_each_sync(
         assert done is not None
         assert done["status"]["succeeded"] == 1
         assert await gitops.get(down1) is None
-        assert gitops.app().hook_instances == {pre1: PRESYNC, up1: SYNC_HOOK}
-        assert gitops.app().health is ev.Health.HEALTHY
+        assert gitops.target().hook_instances == {pre1: PRESYNC, up1: SYNC_HOOK}
+        assert gitops.target().health is ev.Health.HEALTHY
 
         v2 = gitops.commit({"apps/web/all.yaml": sync_waves("2")})
         await gitops.synced(v2)
@@ -120,7 +120,7 @@ async def test_generate_name_hooks_are_created_fresh_each_sync(
             ("deleted", down2, POSTSYNC, "HookSucceeded"),
         ]
         assert [await gitops.get(k) is None for k in (pre1, up1, down2)] == [True, True, True]
-        assert gitops.app().hook_instances == {pre2: PRESYNC, up2: SYNC_HOOK}
+        assert gitops.target().hook_instances == {pre2: PRESYNC, up2: SYNC_HOOK}
         planned = second[0]
         assert isinstance(planned, ev.SyncPlanned)
         assert [s.action for s in planned.steps if s.phase == "Prune"] == []
@@ -138,7 +138,8 @@ async def test_generate_name_hooks_are_created_fresh_each_sync(
         await gitops.daemon.reconciler.idle()
         assert gitops.daemon.reconciler.syncs == syncs
 
-        history = await appcommands.history(gitops.store, gitops.config.apps[0])
+        service = commands.Commands(gitops.store, gitops.config)
+        history = appviews.format_history(await service.history(APP))
         shown = f"created {ids.display_key(pre2)} (hook Job/{NAMESPACE}/upgrade-sql-schema-*)"
         deleted = f"deleted hook {ids.display_key(pre1)} (BeforeHookCreation)"
         assert [any(line.endswith(text) for line in history) for text in (shown, deleted)] == [
@@ -187,7 +188,7 @@ async def test_failed_hook_is_deleted_by_hook_failed_and_removed_hooks_are_prune
         pruned = [e.key for e in await gitops.last_sync() if isinstance(e, ev.ObjectPruned)]
         assert pruned == [seed]
         assert await gitops.get(seed) is None
-        assert gitops.app().hook_instances == {}
+        assert gitops.target().hook_instances == {}
         report = await verify.verify(gitops.store)
         assert (report.plans, report.mismatches) == (3, [])
 
@@ -219,7 +220,10 @@ async def test_named_hook_deleted_by_its_policy_does_not_call_for_another_sync(
         syncs = gitops.daemon.reconciler.syncs
         gitops.daemon.reconciler.request(APP)
         await gitops.daemon.reconciler.idle()
-        assert (gitops.daemon.reconciler.syncs, gitops.app().health) == (syncs, ev.Health.HEALTHY)
+        assert (gitops.daemon.reconciler.syncs, gitops.target().health) == (
+            syncs,
+            ev.Health.HEALTHY,
+        )
 
 
 async def test_a_failed_post_sync_hook_is_retried_and_sync_fail_hooks_run(
@@ -246,12 +250,12 @@ async def test_a_failed_post_sync_hook_is_retried_and_sync_fail_hooks_run(
         apps=[app_config(sync={"create_namespace": True, "retry": retry})],
     ) as gitops:
         await gitops.until(
-            lambda: gitops.state.apps.get(APP) is not None and gitops.app().failed_syncs == 2,
+            lambda: APP in gitops.state.apps and gitops.target().failed_syncs == 2,
             "two failed syncs",
         )
         items = [i.event for i in await gitops.events()]
         plans = [e for e in items if isinstance(e, ev.SyncPlanned)]
-        assert [(p.revision, p.trigger) for p in plans] == [(v1, "revision"), (v1, "revision")]
+        assert [(p.revision, p.trigger) for p in plans] == [(v1, "revision"), (v1, "retry")]
         first, second = (
             [e for e in items if getattr(e, "sync_id", None) == p.sync_id] for p in plans
         )

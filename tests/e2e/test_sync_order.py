@@ -105,7 +105,7 @@ async def test_dry_run_failure_changes_nothing(
         )
         assert finished.message.endswith("nothing was changed")
         assert await gitops.get(f"/ConfigMap/{NAMESPACE}/good") is None
-        assert gitops.app().last_synced_revision is None
+        assert gitops.target().last_synced_revision is None
         del v1
 
 

@@ -46,7 +46,7 @@ async def test_only_the_active_daemon_records_and_the_standby_goes_on_from_the_l
         assert isinstance(second.daemon, main.Daemon)
         await second.daemon.ready.wait()
         taken = GitOps(second.daemon, stores[1], emulator, upstream, config)
-        assert (taken.state.position, taken.app().last_synced_revision) == (handed_over, v1)
+        assert (taken.state.position, taken.target().last_synced_revision) == (handed_over, v1)
         v2 = taken.commit({"apps/web/cm.yaml": manifest(configmap("settings", {"v": "2"}))})
         await taken.synced(v2)
         assert await instances_after(stores[1], handed_over) == {second.instance}

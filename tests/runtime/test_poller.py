@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pygit2
 import pytest
+import structlog
 from gitfixtures import BlackHole, GitDaemon, Upstream
 
 from daemon import settings
@@ -165,6 +166,25 @@ async def test_failures_recorded_on_change_only(
         ("revision", c1, "None"),
     ]
     assert [r.error is not None for r in results] == [True, True]
+
+
+async def test_a_failed_poll_logs_its_source(
+    tmp_path: Path, store: eventstore.EventStore, captured_logs: list[structlog.typing.EventDict]
+) -> None:
+    """The line of a failed poll carries the source bound for the poll, and no revision."""
+    missing = tmp_path / "upstream" / "missing.git"
+    polls = await _poller(store, _config(tmp_path, _source("src", f"file://{missing}")))
+    result = await polls.poll("src")
+    assert [e for e in captured_logs if e["event"] == "source.poll_failed"] == [
+        {
+            "component": "poller",
+            "event": "source.poll_failed",
+            "log_level": "warning",
+            "source": "src",
+            "error_class": "RemoteError",
+            "error": result.error,
+        }
+    ]
 
 
 async def test_a_second_writer_racing_records_nothing_twice(

@@ -360,3 +360,38 @@ async def test_a_failed_render_renders_again_when_a_file_it_read_appears(
         [],
         "DesiredStateRendered",
     )
+
+
+async def test_poll_and_render_lines_carry_source_app_and_revision(
+    tmp_path: Path,
+    store: eventstore.EventStore,
+    upstream: Upstream,
+    captured_logs: list[structlog.typing.EventDict],
+    render_pool: renderpool.RenderPool,
+) -> None:
+    """The poller's new-head line carries source and revision; the render's line also the app."""
+    sha = upstream.commit({"app/cm.yaml": CM.format(name="c", value="1")})
+    stack = await _stack(_config(tmp_path, upstream, _app("a", "app")), store, render_pool)
+    (event,) = await stack.cycle()
+    assert isinstance(event, ev.DesiredStateRendered)
+    assert [e for e in captured_logs if e["event"] in ("source.revision", "render.recorded")] == [
+        {
+            "component": "poller",
+            "event": "source.revision",
+            "log_level": "info",
+            "source": "src",
+            "revision": sha,
+            "sha": sha,
+            "commits": 1,
+        },
+        {
+            "component": "renderer",
+            "event": "render.recorded",
+            "log_level": "info",
+            "source": "src",
+            "app": "a",
+            "revision": sha,
+            "objects": 1,
+            "renderer": event.renderer,
+        },
+    ]

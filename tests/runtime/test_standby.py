@@ -18,7 +18,7 @@ from clitools import Serving, get_body, get_json, gitopsd
 from gitfixtures import Upstream, free_port
 
 from daemon import settings
-from daemon.runtime import appcommands, leader, main
+from daemon.runtime import appviews, commands, leader, main
 from daemon.runtime.leader import Role
 from daemon.runtime.supervisor import Supervisor
 from daemon.shell import advisorylock, eventstore, httpapi
@@ -265,7 +265,7 @@ def test_sync_with_no_daemon_running_says_the_request_waits_in_the_log(
         env={"GITOPSD_DATABASE_URL": database_url},
     )
     said = (
-        "sync of web recorded by cli:dana (event 1); no gitopsd is running on this database: "
+        "sync of web on prod recorded by cli:dana (event 1); no gitopsd is running on this database: "
         "the request stays in the log and the next gitopsd to start acts on it\n"
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, said, "")
@@ -275,21 +275,26 @@ async def test_sync_names_the_gitopsd_that_will_act(
     database_url: str, store: eventstore.EventStore
 ) -> None:
     """While a gitopsd holds the lock, `gitopsd sync` names its instance; a stranger is named too."""
+    service = commands.Commands(store, settings.Config())
+    recorded = commands.Outcome(app="web", actor="cli:eve", clusters=("prod",), positions=(7,))
     lock = await advisorylock.SessionLock.connect(database_url, instance="host-a:42:cafe0001")
     try:
         assert await lock.try_acquire()
-        holder = await appcommands.active_daemon(store)
+        holder = await service.active_daemon()
         assert holder is not None
-        assert appcommands.sync_outcome("web", actor="cli:eve", position=7, holder=holder) == (
-            "sync of web recorded by cli:eve (event 7); "
+        assert appviews.sync_outcome(recorded, holder=holder) == (
+            "sync of web on prod recorded by cli:eve (event 7); "
             "gitopsd instance host-a:42:cafe0001 is active and acts on it"
         )
     finally:
         await lock.close()
-    assert await appcommands.active_daemon(store) is None
+    assert await service.active_daemon() is None
     stranger = advisorylock.Holder(pid=99, application_name="psql")
-    assert appcommands.sync_outcome("web", actor="cli:eve", position=8, holder=stranger) == (
-        "sync of web recorded by cli:eve (event 8); no gitopsd is active: a session "
-        "(application_name 'psql', pid 99) holds its lock, and a gitopsd acts on the "
-        "request once it takes the lock"
+    two = commands.Outcome(
+        app="web", actor="cli:eve", clusters=("east", "west"), unchanged=("lab",), positions=(8, 9)
+    )
+    assert appviews.sync_outcome(two, holder=stranger) == (
+        "sync of web on east, west recorded by cli:eve (events 8, 9); not on lab (suspended); "
+        "no gitopsd is active: a session (application_name 'psql', pid 99) holds its lock, "
+        "and a gitopsd acts on the request once it takes the lock"
     )

@@ -31,6 +31,17 @@ async def test_append_assigns_versions_and_positions(store: eventstore.EventStor
     assert await store.last_position() == 4
 
 
+async def test_stream_version_as_of_a_position(store: eventstore.EventStore) -> None:
+    """A stream's version as of a log position counts only its events up to that position."""
+    await store.append("source/a", 0, [failed(1)])
+    await store.append("source/b", 0, [failed(2, "b"), failed(3, "b")])
+    await store.append("source/a", 1, [failed(4)])
+    versions = [await store.stream_version("source/a", at_position=p) for p in (0, 1, 3, 4)]
+    assert versions == [0, 1, 1, 2]
+    assert await store.stream_version("source/a") == 2
+    assert await store.stream_version("source/none", at_position=4) == 0
+
+
 async def test_stale_expected_version_raises_and_writes_nothing(
     store: eventstore.EventStore,
 ) -> None:
@@ -309,3 +320,87 @@ def test_lock_timeout_must_be_positive() -> None:
     """A lock_timeout of zero (which PostgreSQL reads as "wait forever") is refused."""
     with pytest.raises(ValueError, match="lock_timeout must be > 0 s, got 0"):
         eventstore.EventStore(None, url="postgresql://x", lock_timeout=0)  # type: ignore[arg-type]
+
+
+async def test_a_big_read_decodes_every_row_in_order_across_batches(
+    store: eventstore.EventStore,
+) -> None:
+    """read_all_batches, reading one batch ahead in slices, yields every event once, in order."""
+    sources = [failed(n, f"s{n % 7}") for n in range(1, 2601)]
+    await store.append_batch([eventstore.Append(f"source/{e.source}", [e]) for e in sources])
+    chunks = [chunk async for chunk in store.read_all_batches(0, size=1000)]
+    items = [item for chunk in chunks for item in chunk]
+    assert ([i.position for i in items], [i.event for i in items]) == (
+        list(range(1, 2601)),
+        sources,
+    )
+    assert max(len(c) for c in chunks) == 500
+
+
+async def test_a_read_stopped_early_leaves_the_store_usable(store: eventstore.EventStore) -> None:
+    """Leaving read_all_batches while a fetch is in flight ends it; appends and reads go on."""
+    await store.append_batch([eventstore.Append("source/a", [failed(n)]) for n in range(1, 1201)])
+    batches = store.read_all_batches(0, size=600)
+    async for _ in batches:
+        break
+    await batches.aclose()
+    assert await store.append("source/a", 1200, [failed(1201)]) == [1201]
+    assert [i.position async for i in store.read_all(1199)] == [1200, 1201]
+
+
+async def test_rows_with_meta_or_an_old_version_decode_like_one_by_one(
+    store: eventstore.EventStore,
+) -> None:
+    """Rows off the fast path (meta set, an older schema version) decode as to_recorded does."""
+    meta = ev.EventMeta(correlation_id="sync-1", actor="git:ada")
+    await store.append("source/a", 0, [failed(1)], meta=meta)
+    async with store.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO events (position, stream, version, type, schema_version, data) "
+            "VALUES (2, 'app/web', 1, 'ObjectApplied', 1, $1::jsonb)",
+            b'{"app": "web", "sync_id": "s", "key": "/ConfigMap/ns/c", "created": true,'
+            b' "resource_version": "7", "digest": "d"}',
+        )
+        rows = await conn.fetch(f"{eventstore._SELECT} ORDER BY position")
+    assert eventstore.to_recorded_all(rows) == [eventstore.to_recorded(r) for r in rows]
+    assert [(i.meta, i.event) for i in await store.read_batch(0, 10)] == [
+        (meta, failed(1)),
+        (
+            ev.EventMeta(),
+            ev.ObjectApplied(
+                app="web",
+                target="",
+                sync_id="s",
+                key="/ConfigMap/ns/c",
+                created=True,
+                resource_version="7",
+                digest="d",
+                hook="",
+            ),
+        ),
+    ]
+
+
+async def test_a_failed_append_rolls_back_and_the_next_one_commits(
+    store: eventstore.EventStore,
+) -> None:
+    """A version clash inside the locked transaction rolls it back; the connection is reusable."""
+    await store.append("source/a", 0, [failed(1)])
+    with pytest.raises(eventstore.ConcurrencyError):
+        await store.append_batch(
+            [
+                eventstore.Append("source/b", [failed(2, "b")], 0),
+                eventstore.Append("source/a", [failed(3)], 0),
+            ]
+        )
+    assert await store.append_batch(
+        [
+            eventstore.Append("source/b", [failed(2, "b")], 0),
+            eventstore.Append("source/a", [failed(3)], 1),
+        ]
+    ) == [[2], [3]]
+    assert [(i.position, i.stream, i.version) async for i in store.read_all()] == [
+        (1, "source/a", 1),
+        (2, "source/b", 1),
+        (3, "source/a", 2),
+    ]

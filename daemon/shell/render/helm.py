@@ -44,6 +44,10 @@ from daemon.shell.render.result import RenderError, Sourced
 
 CHART_FILE = "Chart.yaml"
 DEFAULT_RELEASE = "release-name"
+TEMPLATED_NAMESPACE = (
+    "the app's destination namespace is templated per target, but Helm renders once for "
+    "all targets: set render.helm.namespace (the release namespace)"
+)
 TEST_HOOKS = frozenset({"test", "test-success", "test-failure"})
 _SOURCE = re.compile(r"^# Source: (?P<name>\S+)\s*$", re.MULTILINE)
 _DOCUMENT_START = re.compile(r"^---\s*$", re.MULTILINE)
@@ -59,6 +63,8 @@ def render(files: Reader, *, path: str, config: RenderConfig) -> list[Sourced]:
     chart_file = join(path, CHART_FILE)
     if files.kind(path) != "dir" or not files.is_file(chart_file):
         raise RenderError(f"a Helm chart needs {CHART_FILE} at the app path", file=path or ".")
+    if helm.namespace == "":  # the destination's namespace is templated (settings.loader)
+        raise RenderError(TEMPLATED_NAMESPACE, file=chart_file)
     layers = value_layers(files, path=path, helm=helm)
     values: dict[str, Any] = {}
     for _, layer in layers:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import os
 import signal
@@ -297,7 +298,9 @@ class RenderPool:
         self._idle.put_nowait(worker)
 
     def _background(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
-        task = asyncio.create_task(work, name=name)
+        # An empty context: the pool's own work is no app's, so its lines must not carry
+        # the app and revision bound by the render that happened to start it.
+        task = asyncio.create_task(work, name=name, context=contextvars.Context())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -291,3 +291,17 @@ def test_renders_in_a_spawned_worker_process() -> None:
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         there = pool.submit(_render_in_child, files).result(timeout=60)
     assert there == here
+
+
+def test_a_chart_under_a_templated_destination_namespace_is_refused(git_tree) -> None:
+    """A chart found by ``auto`` with no release namespace (templated per target) fails clearly."""
+    with pytest.raises(render.RenderError) as err:
+        render.render(git_tree(web_chart("app")), path="app", config=helm_config(namespace=""))
+    assert (err.value.file, str(err.value)) == (
+        "app/Chart.yaml",
+        (
+            "app/Chart.yaml: the app's destination namespace is templated per target, "
+            "but Helm renders once for all targets: set render.helm.namespace "
+            "(the release namespace)"
+        ),
+    )

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+import structlog
 from gitfixtures import Upstream
 
-from daemon import settings
+from daemon import logs, settings
 from daemon.shell import render
 from daemon.shell.render import pool as renderpool
 from daemon.shell.render import protocol
@@ -219,6 +220,41 @@ async def test_closing_the_pool_stops_every_worker(upstream: Upstream) -> None:
     with pytest.raises(RuntimeError, match="the render pool is closed"):
         await _render(pool, upstream, "0" * 40, "app")
     assert ([psutil.pid_exists(pid) for pid in pids], pool.pids) == ([False, False], [])
+
+
+async def test_the_pools_background_work_does_not_carry_the_context_of_the_render_starting_it(
+    tmp_path: Path, upstream: Upstream, captured_logs: list[structlog.typing.EventDict]
+) -> None:
+    """A worker's death is logged with the render's bound app; the failed respawn it causes is not."""
+    script, started, release = _held_command(tmp_path)
+    wrapper = tmp_path / "worker"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m daemon.shell.render.worker "$@"\n')
+    wrapper.chmod(0o755)
+    sha = upstream.commit({"app/cm.yaml": CM})
+    config = _config(type="exec", command=["sh", "-c", script])
+    async with renderpool.RenderPool(size=1, command=[str(wrapper)]) as pool:
+        (pid,) = pool.pids
+        wrapper.unlink()  # the replacement cannot start: its spawn fails in the background
+        with logs.bound(app="a", revision=sha):
+            job = asyncio.create_task(_render(pool, upstream, sha, "app", config))
+        await asyncio.to_thread(started.read_text)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(render.RenderError):
+            await job
+        await asyncio.to_thread(release.write_text, "go\n")  # let the orphaned command end
+    died = next(e for e in captured_logs if e["event"] == "render.worker_died")
+    spawn = [e for e in captured_logs if e["event"] == "render.worker_spawn_failed"]
+    assert ({k: died.get(k) for k in ("app", "revision", "pid", "code")}, spawn) == (
+        {"app": "a", "revision": sha, "pid": pid, "code": -signal.SIGKILL},
+        [
+            {
+                "component": "renderpool",
+                "event": "render.worker_spawn_failed",
+                "log_level": "warning",
+                "error": f"[Errno 2] No such file or directory: '{wrapper}'",
+            }
+        ],
+    )
 
 
 def _held_command(tmp_path: Path) -> tuple[str, Path, Path]:
